@@ -1,0 +1,1 @@
+"""Broker adapters behind the one Broker protocol: paper and angelone."""

@@ -1,0 +1,1 @@
+"""The in-memory order/risk core: pure Python, no Textual, no network."""

@@ -1,0 +1,1 @@
+"""Keymap files (TOML) and their loader."""

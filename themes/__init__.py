@@ -1,0 +1,1 @@
+"""Textual themes and CSS for the cockpit."""

@@ -1,0 +1,1 @@
+"""Textual widgets, one per module; each shows one view of the core's state."""
