@@ -20,6 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.redaction import is_secret_key
+from engine.risk_config import RiskConfig
+from keymaps.loader import flatten_bindings_table
 
 
 class ConfigError(ValueError):
@@ -76,7 +78,15 @@ class CockpitConfig(_Section):
         default_factory=lambda: {"default": ["NIFTY", "BANKNIFTY", "SBIN", "RELIANCE", "INFY"]}
     )
     keymap: dict[str, str] = Field(default_factory=dict)
-    risk: dict[str, Any] = Field(default_factory=dict)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+
+    @field_validator("keymap", mode="before")
+    @classmethod
+    def _flatten_keymap(cls, value: Any) -> Any:
+        """``order.buy = "f2"`` written without quotes is a nested TOML table: flatten it."""
+        if isinstance(value, Mapping):
+            return flatten_bindings_table(value, "config.toml [keymap]")
+        return value
 
     @field_validator("keymap")
     @classmethod
@@ -159,7 +169,8 @@ def _describe(exc: ValidationError, path: Path | None, text: str) -> str:
         else:
             got = err.get("input")
             shown = "" if isinstance(got, Mapping) else f" got {got!r};"
-            lines.append(f"{where}: key {dotted}{at}:{shown} {err['msg']}.")
+            message = str(err['msg']).removeprefix('Value error, ').rstrip('.')
+            lines.append(f"{where}: key {dotted}{at}:{shown} {message}.")
     return "\n".join(lines)
 
 

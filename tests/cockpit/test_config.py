@@ -27,14 +27,14 @@ def test_values_are_read(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         '[app]\ntheme = "light"\n[paper]\nseed = 7\nspeed = 60\n'
-        '[watchlists]\nbanks = ["SBIN", "HDFCBANK"]\n[keymap]\nbuy = "f1"\n',
+        '[watchlists]\nbanks = ["SBIN", "HDFCBANK"]\n[keymap]\norder.buy = "f1"\n',
     )
     config = load_config(path, env={})
     assert config.app.theme == "light"
     assert config.paper.seed == 7
     assert config.paper.speed == 60.0
     assert config.watchlists == {"banks": ["SBIN", "HDFCBANK"]}
-    assert config.keymap == {"buy": "f1"}
+    assert config.keymap == {"order.buy": "f1"}
 
 
 def test_env_overrides_file(tmp_path: Path) -> None:
