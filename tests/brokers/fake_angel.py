@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -32,7 +33,7 @@ import secrets
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -290,6 +291,8 @@ class FakeAngelState:
         self.gtt_rules: dict[int, dict[str, Any]] = {}
         self.prices: dict[str, Decimal] = {"3045": Decimal("812.50"), "2885": Decimal("2950.05")}
         self.order_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.place_refusals: dict[str, tuple[str, str]] = {}
+        """symboltoken -> (errorcode, message): placeOrder refuses orders on these tokens."""
         self.login_attempts: list[str] = []
         self._order_seq = itertools.count(1)
         self._gtt_seq = itertools.count(1001)
@@ -382,6 +385,26 @@ class FakeAngelState:
         for listener in self.order_listeners:
             listener(dict(row))
 
+    @contextlib.contextmanager
+    def unheard(self) -> Iterator[None]:
+        """Order changes made inside the block reach no listener (an order-update stream that
+        missed them); the order book and trade book still show them."""
+        listeners = list(self.order_listeners)
+        self.order_listeners.clear()
+        try:
+            yield
+        finally:
+            self.order_listeners[:0] = listeners
+
+    def reject(self, order_id: str, text: str) -> None:
+        """The exchange or Angel's RMS rejects a placed order (status ``rejected``, ``text``)."""
+        row = self.orders[order_id]
+        row["status"] = row["orderstatus"] = "rejected"
+        row["text"] = text
+        row["unfilledshares"] = "0"
+        row["updatetime"] = _ist_text(self.clock())
+        self._notify(row)
+
     def place_order(self, body: Mapping[str, Any]) -> Response:
         """placeOrder with Angel's validations."""
         variety = str(body.get("variety", ""))
@@ -415,6 +438,9 @@ class FakeAngelState:
         tag = str(body.get("ordertag", ""))
         if len(tag) > 20:
             raise _fail("AB4008", "ordertag length should be less than 20 characters")
+        refusal = self.place_refusals.get(str(body["symboltoken"]))
+        if refusal is not None:
+            raise _fail(*refusal)
         is_stop = ordertype.startswith("STOPLOSS")
         if is_stop != (variety == "STOPLOSS"):
             raise _fail("AB1007", "STOPLOSS order types need variety STOPLOSS")

@@ -14,6 +14,11 @@ no close frame), ``answer_pings = False`` (stop answering text pings), :meth:`se
 frame: malformed or truncated packets, error frames), :meth:`refuse_next` (refuse the next N
 handshakes), ``muted`` tokens (never streamed). Every connection records its headers, the JSON it
 received and its subscription set.
+
+With ``state`` (the :class:`tests.brokers.fake_angel.FakeAngelState` of a REST fake) the server
+accepts the tokens that state issued at login instead of fixed :class:`FakeTokens`, and pushes
+every order change of the REST fake on the order-update socket, in order, as Angel does (a change
+made while no order-update connection is open is lost, as it is at Angel).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from tests.brokers.fake_angel import FakeAngelState, dumps
 
 FEED_PATH = "/smart-stream"
 ORDER_PATH = "/smart-order-update"
@@ -150,8 +157,8 @@ STATUS_CODES = {
 
 
 def order_frame(row: dict[str, Any], *, user: str = "A123") -> str:
-    """One order-update message around an order row."""
-    return json.dumps(
+    """One order-update message around an order row (Decimal values become exact JSON numbers)."""
+    return dumps(
         {
             "user-id": user,
             "status-code": "200",
@@ -208,13 +215,21 @@ class FakeAngelWs:
 
     def __init__(
         self,
-        tokens: FakeTokens,
+        tokens: FakeTokens | None = None,
         *,
+        state: FakeAngelState | None = None,
         tick_interval_s: float = 0.01,
         subscription_limit: int = 1000,
         connection_limit: int = 3,
     ) -> None:
+        if tokens is None and state is None:
+            raise ValueError("FakeAngelWs needs fixed tokens or the REST fake's state")
         self.tokens = tokens
+        self.state = state
+        self._order_frames: asyncio.Queue[str] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+        if state is not None:
+            state.order_listeners.append(self._on_state_order)
         self.tick_interval_s = tick_interval_s
         self.subscription_limit = subscription_limit
         self.connection_limit = connection_limit
@@ -243,6 +258,8 @@ class FakeAngelWs:
             ping_interval=None,
             close_timeout=1,
         )
+        if self.state is not None:
+            self._pump = asyncio.create_task(self._pump_orders())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -251,6 +268,12 @@ class FakeAngelWs:
         await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        if self.state is not None and self._on_state_order in self.state.order_listeners:
+            self.state.order_listeners.remove(self._on_state_order)
 
     @property
     def port(self) -> int:
@@ -311,6 +334,64 @@ class FakeAngelWs:
             with contextlib.suppress(ConnectionClosed):
                 await conn.ws.send(text)
 
+    def _on_state_order(self, row: dict[str, Any]) -> None:
+        """A listener of the REST fake's state: queue the change for the order-update socket."""
+        self._order_frames.put_nowait(order_frame(row, user=self._client_code()))
+
+    async def _pump_orders(self) -> None:
+        """Send queued order changes, one at a time and in order, to the open connections."""
+        while True:
+            frame = await self._order_frames.get()
+            await self.push_order(frame)
+
+    def _client_code(self) -> str:
+        if self.tokens is not None:
+            return self.tokens.client_code
+        assert self.state is not None
+        return self.state.account.client_code
+
+    def _header_problem(self, path: str, headers: Headers) -> tuple[str, str] | None:
+        """``(message, echoed secret)`` for the first bad auth header, ``None`` when all pass."""
+        if self.tokens is not None:
+            t = self.tokens
+            if path == FEED_PATH:
+                checks = [
+                    (headers.get("Authorization") == t.jwt, "Invalid Auth token", t.jwt),
+                    (headers.get("x-client-code") == t.client_code, "Client Code", ""),
+                    (headers.get("x-api-key") == t.api_key, "API Key", ""),
+                    (headers.get("x-feed-token") == t.feed_token, "Feed Token", ""),
+                ]
+            else:
+                checks = [(headers.get("Authorization") == f"Bearer {t.jwt}", "Invalid token", "")]
+        else:
+            state = self.state
+            assert state is not None
+            auth = headers.get("Authorization") or ""
+            if path == FEED_PATH:
+                client = state.jwt_client(auth)
+                account = state.accounts.get(client or "")
+                checks = [
+                    (client is not None, "Invalid Auth token", ""),
+                    (headers.get("x-client-code") == client, "Client Code", ""),
+                    (
+                        account is not None and headers.get("x-api-key") == account.api_key,
+                        "API Key",
+                        "",
+                    ),
+                    (
+                        state.feed_tokens.get(headers.get("x-feed-token") or "") == client,
+                        "Feed Token",
+                        "",
+                    ),
+                ]
+            else:
+                jwt = auth[7:] if auth.startswith("Bearer ") else ""
+                checks = [(state.jwt_client(jwt) is not None, "Invalid token", "")]
+        for ok, what, secret in checks:
+            if not ok:
+                return (f"Invalid Header - {what}" if path == FEED_PATH else what), secret
+        return None
+
     # -- handshake ------------------------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -321,28 +402,18 @@ class FakeAngelWs:
         if self._refuse > 0:
             self._refuse -= 1
             return self._reject(path, connection, self._refuse_status, "")
-        t = self.tokens
+        problem = self._header_problem(path, headers)
+        if problem is not None:
+            message, secret = problem
+            if path == FEED_PATH and self.echo_secret_in_error:
+                message += f" {headers.get('Authorization')} {headers.get('x-feed-token')}"
+                message += f" {headers.get('x-api-key')} {secret}"
+            return self._reject(path, connection, HTTPStatus.UNAUTHORIZED, message)
         if path == FEED_PATH:
-            checks = [
-                (headers.get("Authorization") == t.jwt, "Invalid Auth token", t.jwt),
-                (headers.get("x-client-code") == t.client_code, "Client Code", ""),
-                (headers.get("x-api-key") == t.api_key, "API Key", ""),
-                (headers.get("x-feed-token") == t.feed_token, "Feed Token", ""),
-            ]
-            for ok, what, secret in checks:
-                if not ok:
-                    message = f"Invalid Header - {what}"
-                    if self.echo_secret_in_error:
-                        message += f" {headers.get('Authorization')} {headers.get('x-feed-token')}"
-                        message += f" {headers.get('x-api-key')} {secret}"
-                    return self._reject(path, connection, HTTPStatus.UNAUTHORIZED, message)
             if len(self.open_feeds()) >= self.connection_limit:
                 return self._reject(path, connection, HTTPStatus.TOO_MANY_REQUESTS, "")
-        else:
-            if headers.get("Authorization") != f"Bearer {t.jwt}":
-                return self._reject(path, connection, HTTPStatus.UNAUTHORIZED, "Invalid token")
-            if len(self.open_orders()) >= self.connection_limit:
-                return self._reject(path, connection, HTTPStatus.TOO_MANY_REQUESTS, "")
+        elif len(self.open_orders()) >= self.connection_limit:
+            return self._reject(path, connection, HTTPStatus.TOO_MANY_REQUESTS, "")
         self.handshakes.append((path, 101))
         return None
 
@@ -450,7 +521,7 @@ class FakeAngelWs:
         self.order_connections.append(conn)
         empty_row = dict.fromkeys(order_row("", "").keys(), "")
         ack = {
-            "user-id": self.tokens.client_code,
+            "user-id": self._client_code(),
             "status-code": "200",
             "order-status": "AB00",
             "error-message": "",
