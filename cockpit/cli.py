@@ -10,8 +10,10 @@ from pathlib import Path
 
 from cockpit import __version__
 from cockpit.config import CockpitConfig, ConfigError, load_config
+from cockpit.export import EXPORT_KINDS
 from cockpit.logging_setup import LEVELS, setup_logging
 from cockpit.paths import AppPaths, resolve_paths
+from engine.models import Instrument
 
 log = logging.getLogger("cockpit.cli")
 
@@ -20,6 +22,18 @@ A keyboard-first terminal trading cockpit for Indian markets.
 
   cockpit --paper      trade a complete simulated market (no account, no network)
   cockpit              trade a live Angel One account through SmartAPI
+  cockpit --paper --reset   archive the paper account (type RESET) and start a fresh one
+  cockpit export orders|trades|audit --format csv   the journal's history for accounting
+"""
+
+EXPORT_DESCRIPTION = """\
+Write an account's journal history as CSV (prices in rupees, times in IST).
+
+  orders   one row per order: final status, filled qty, average price, reason
+  trades   one row per fill, with its charges
+  audit    every journal event with its hash-chain links
+
+The journal is read read-only, so this works while a cockpit runs on the account.
 """
 
 
@@ -56,6 +70,36 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="speed of the simulated session clock, 1 = real time, 60 = a minute a second",
     )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="with --paper: archive the paper account's journal (after you type RESET) and "
+        "start a fresh paper account",
+    )
+    parser.add_argument(
+        "--yes", action="store_true", help="skip the --reset confirmation (for scripts)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    export = commands.add_parser(
+        "export",
+        help="write the journal's orders, trades or audit log as CSV",
+        description=EXPORT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("what", choices=EXPORT_KINDS, help="what to export")
+    export.add_argument("--format", choices=("csv",), default="csv", help="output format")
+    export.add_argument(
+        "--account", default="paper", help="whose journal to read (default: paper)"
+    )
+    export.add_argument(
+        "--journal", type=Path, metavar="PATH", help="read this journal file instead"
+    )
+    export.add_argument(
+        "--output", type=Path, metavar="FILE", help="write here (default: standard output)"
+    )
+    export.add_argument(
+        "--since", metavar="YYYY-MM-DD", help="only what happened on or after this IST date"
+    )
     return parser
 
 
@@ -64,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     paths = resolve_paths()
+    if args.command == "export":
+        return _run_export(args, paths)
     config_path: Path = args.config or paths.config_file
     if args.config is not None and not config_path.exists():
         print(f"cockpit: config file {config_path} does not exist", file=sys.stderr)
@@ -76,6 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths.ensure()
     setup_logging(paths.log_file, args.log_level or config.logging.level)
     log.info("cockpit starting", extra={"version": __version__, "paper": args.paper})
+    if args.reset and not args.paper:
+        print(
+            "cockpit: --reset starts a fresh paper account and works only with --paper "
+            "(`cockpit --paper --reset`); a live account's history stays with the broker",
+            file=sys.stderr,
+        )
+        return 2
+    if args.reset and not _reset_paper(args, paths):
+        return 1
     if args.paper:
         return _run_paper(args, config, paths)
     print(
@@ -84,6 +139,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     return 2
+
+
+def _reset_paper(args: argparse.Namespace, paths: AppPaths) -> bool:
+    """``--reset``: True when the paper account is fresh now and the cockpit may start."""
+    from cockpit.reset import ResetError, run_reset
+
+    try:
+        outcome = run_reset(
+            paths.journal_file("paper"), assume_yes=args.yes, stdin=sys.stdin, stdout=sys.stdout
+        )
+    except (ResetError, OSError) as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return False
+    if outcome is None:
+        print("cockpit: reset cancelled; the paper account is unchanged", file=sys.stderr)
+        return False
+    print(f"cockpit: {outcome.message}")
+    log.info("paper account reset", extra={"archived": str(outcome.archived or "")})
+    return True
+
+
+def _run_export(args: argparse.Namespace, paths: AppPaths) -> int:
+    """``cockpit export``: write the CSV; 0 on success, 2 with a message on bad input."""
+    from cockpit.export import ExportError, ExportOptions, export_journal, parse_since
+
+    try:
+        since = parse_since(args.since) if args.since is not None else None
+        journal = args.journal if args.journal is not None else paths.journal_file(args.account)
+        options = ExportOptions(since=since, instruments=_known_instruments(args.account))
+        if args.output is None:
+            export_journal(args.what, journal, sys.stdout, options)
+            sys.stdout.flush()
+            return 0
+        tmp = args.output.with_name(args.output.name + ".partial")
+        with tmp.open("w", encoding="utf-8", newline="") as out:
+            rows = export_journal(args.what, journal, out, options)
+        tmp.replace(args.output)
+    except (ExportError, OSError) as exc:
+        print(f"cockpit export: {exc}", file=sys.stderr)
+        return 2
+    print(f"cockpit export: wrote {rows} {args.what} rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _known_instruments(account: str) -> dict[str, Instrument]:
+    """Symbols for the export: the bundled paper universe for the paper account."""
+    if account != "paper":
+        return {}
+    from engine.clock import WallClock, ist_date
+    from engine.paper_universe import build_paper_universe
+
+    universe = build_paper_universe(ist_date(WallClock().now_ns()))
+    return {inst.token: inst for inst in universe.instruments}
 
 
 def _run_paper(args: argparse.Namespace, config: CockpitConfig, paths: AppPaths) -> int:
@@ -96,6 +204,10 @@ def _run_paper(args: argparse.Namespace, config: CockpitConfig, paths: AppPaths)
         speed=args.speed if args.speed is not None else paper.speed,
         session=paper.session,
         events_per_s=paper.events_per_s,
+        tick_ms=paper.tick_ms,
+        starting_cash=paper.starting_cash,
+        journal_path=paths.journal_file("paper"),
+        risk=config.risk,
     )
     app = CockpitApp(config=config, paths=paths, paper=options)
     app.run()

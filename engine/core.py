@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from datetime import time as dtime
 from fractions import Fraction
 from typing import Any
 
@@ -35,7 +36,7 @@ from engine.broker import (
     PlaceRequest,
 )
 from engine.charges import ChargesModel
-from engine.clock import Clock, SessionPhase, ist_date
+from engine.clock import Clock, SessionPhase, ist_date, ist_ns
 from engine.gtt import GttKind, GttLeg, GttRule
 from engine.intent import OrderIntent
 from engine.journal import Journal
@@ -157,6 +158,17 @@ class TradingCore:
         self.account = account
         self.phase_of = phase_of
         self.oms = oms if oms is not None else OMS(clock=clock)
+        self._open = _OpenOrderIndex(self.oms.all_orders())
+        self._replaying = False
+        chained = self.oms.on_change
+
+        def on_change(order: Order, event: OrderEvent) -> None:
+            if not self._replaying:  # the replay rebuilds the index once, at its end
+                self._open.update(order)
+            if chained is not None:
+                chained(order, event)
+
+        self.oms.on_change = on_change
         self._quotes: dict[str, Quote] = {}
         self._subscribers: list[Subscriber] = []
         self._fills: list[Fill] = []
@@ -259,7 +271,7 @@ class TradingCore:
             "drawdown": funds.day_drawdown,
             "margin_used": funds.margin_used,
             "funds_available": funds.available,
-            "open_orders": self.oms.open_count(),
+            "open_orders": self._open.count,
             "kill_switch": self.kill_switch.state.value,
         }
         if limits.daily_loss_limit:
@@ -452,9 +464,7 @@ class TradingCore:
 
     async def cancel_all(self, token: str | None = None) -> list[SubmitResult]:
         """Cancel every working order (of one instrument when ``token`` is given)."""
-        orders = self.oms.orders_for_instrument(token, open_only=True) if token else (
-            self.oms.open_orders()
-        )
+        orders = self._open.for_token(token) if token else self.oms.open_orders()
         return [await self.cancel(o.client_order_id) for o in orders if not o.external]
 
     async def exit_position(
@@ -466,7 +476,7 @@ class TradingCore:
             return None
         side = Side.SELL if position.net_qty > 0 else Side.BUY
         working_exits = sum(
-            o.leaves_qty for o in self.oms.orders_for_instrument(token, open_only=True)
+            o.leaves_qty for o in self._open.for_token(token)
             if o.side is side and o.product is product
         )
         qty = abs(position.net_qty) - working_exits
@@ -537,7 +547,7 @@ class TradingCore:
         now = self.clock.now_ns()
         if self.kill_switch.state is KillSwitchState.TRIGGERED:
             open_positions = sum(1 for p in self.portfolio.positions() if p.net_qty)
-            event = self.kill_switch.mark_flat(self.oms.open_count(), open_positions, now)
+            event = self.kill_switch.mark_flat(self._open.count, open_positions, now)
             await self._journal([(K_KILL, {"event": event, "state": self.kill_switch.to_dict()})])
         event = self.kill_switch.rearm(confirmation, now)
         await self._journal([(K_KILL, {"event": event, "state": self.kill_switch.to_dict()})])
@@ -564,7 +574,7 @@ class TradingCore:
         if self.kill_switch.state is not KillSwitchState.TRIGGERED:
             return
         open_positions = sum(1 for p in self.portfolio.positions() if p.net_qty)
-        if self.oms.open_count() or open_positions:
+        if self._open.count or open_positions:
             return
         event = self.kill_switch.mark_flat(0, 0, self.clock.now_ns())
         await self._journal([(K_KILL, {"event": event, "state": self.kill_switch.to_dict()})])
@@ -602,7 +612,7 @@ class TradingCore:
                 self._spawn(self.exit_position(exit_.token, exit_.product))
 
     def _exit_in_progress(self, token: str, product: Product) -> bool:
-        working = self.oms.orders_for_instrument(token, open_only=True)
+        working = self._open.for_token(token)
         return any(o.product is product for o in working)
 
     # ------------------------------------------------------------------ broker events
@@ -734,41 +744,46 @@ class TradingCore:
 
     def _apply_replay(self, records: list[tuple[str, dict[str, Any]]]) -> int:
         kill_state: dict[str, Any] | None = None
-        for kind, payload in records:
-            if kind == K_ORDER:
-                self.oms.apply(event_from_dict(payload))
-            elif kind == K_FILL:
-                event = event_from_dict(payload["event"])
-                result = self.oms.apply(event)
-                order = self.oms.get(event.client_order_id)
-                if order is None or not isinstance(event, OrderFilled):
-                    continue
-                if not result.changed:
-                    continue
-                instrument = self.instruments[order.token]
-                self.charges.for_fill(
-                    instrument, order.side, order.product, event.qty, event.price,
-                    _ist_date(event.ts), order_id=order.client_order_id,
-                )
-                fill = Fill(
-                    trade_id=TradeId(event.trade_id),
-                    client_order_id=order.client_order_id,
-                    venue_order_id=order.venue_order_id or _NO_VENUE,
-                    token=order.token,
-                    side=order.side,
-                    qty=event.qty,
-                    price=event.price,
-                    product=order.product,
-                    ts=event.ts,
-                    charges=int(payload["charges"]),
-                    strategy_id=order.strategy_id,
-                )
-                if self.portfolio.apply_fill(fill, instrument):
-                    self._fills.append(fill)
-            elif kind == K_KILL:
-                kill_state = payload["state"]
-            elif kind in (K_GTT, K_BRACKETS):
-                self.protection.replay(kind, payload)
+        to_price: list[tuple[Instrument, Order, OrderFilled]] = []
+        self._replaying = True
+        try:
+            for kind, payload in records:
+                if kind == K_ORDER:
+                    self.oms.apply(event_from_dict(payload))
+                elif kind == K_FILL:
+                    event = event_from_dict(payload["event"])
+                    result = self.oms.apply(event)
+                    order = self.oms.get(event.client_order_id)
+                    if order is None or not isinstance(event, OrderFilled):
+                        continue
+                    if not result.changed:
+                        continue
+                    instrument = self.instruments[order.token]
+                    to_price.append((instrument, order, event))
+                    fill = Fill(
+                        trade_id=TradeId(event.trade_id),
+                        client_order_id=order.client_order_id,
+                        venue_order_id=order.venue_order_id or _NO_VENUE,
+                        token=order.token,
+                        side=order.side,
+                        qty=event.qty,
+                        price=event.price,
+                        product=order.product,
+                        ts=event.ts,
+                        charges=int(payload["charges"]),
+                        strategy_id=order.strategy_id,
+                    )
+                    if self.portfolio.apply_fill(fill, instrument):
+                        self._fills.append(fill)
+                elif kind == K_KILL:
+                    kill_state = payload["state"]
+                elif kind in (K_GTT, K_BRACKETS):
+                    self.protection.replay(kind, payload)
+        finally:
+            self._replaying = False
+            self._open = _OpenOrderIndex(self.oms.all_orders())
+        self.protection.finish_replay()
+        self._prime_charges(to_price)
         if kill_state is not None:
             self.risk = PreTradeRisk(
                 self.risk.config,
@@ -790,6 +805,27 @@ class TradingCore:
                                      price, self.portfolio.rules),
                     )
         return len(records)
+
+    def _prime_charges(self, fills: list[tuple[Instrument, Order, OrderFilled]]) -> None:
+        """Re-price the replayed fills of the latest trade day, in journal order, so that later
+        fills of the same orders pay only their increment (per-order caps and rounding, the
+        day's DP charge).
+
+        The charges model drops its per-order and DP state when a later day starts, so pricing
+        only the last day's fills leaves it exactly as pricing every fill would, without the
+        cost of re-pricing the whole history (the dominant cost of a long replay).
+        """
+        if not fills:
+            return
+        last_day = _ist_date(max(event.ts for _, _, event in fills))
+        day_start = ist_ns(last_day, dtime(0, 0))
+        for instrument, order, event in fills:
+            if event.ts < day_start:
+                continue
+            self.charges.for_fill(
+                instrument, order.side, order.product, event.qty, event.price,
+                last_day, order_id=order.client_order_id,
+            )
 
     # ------------------------------------------------------------------ helpers
 
@@ -878,7 +914,7 @@ class TradingCore:
             peak_equity=funds.peak_day_equity,
             equity=funds.equity,
             capital_base=self._capital_base,
-            open_orders=self.oms.open_count(),
+            open_orders=self._open.count,
             phase=SessionPhase.CONTINUOUS,
         )
 
@@ -893,11 +929,14 @@ class TradingCore:
         base = self._account_state()
         position = self.portfolio.position(intent.token, intent.product)
         exit_side = intent.side
-        open_exit = sum(
-            o.leaves_qty
-            for o in self.oms.orders_for_instrument(intent.token, open_only=True)
-            if o.side is exit_side and o.product is intent.product and o.client_order_id != exclude
-        )
+        open_exit = 0
+        if intent.is_exit:  # only exits are checked against the exits already working
+            open_exit = sum(
+                o.leaves_qty
+                for o in self._open.for_token(intent.token)
+                if o.side is exit_side and o.product is intent.product
+                and o.client_order_id != exclude
+            )
         return RiskState(
             funds_available=base.funds_available,
             required_margin=(
@@ -912,11 +951,46 @@ class TradingCore:
             capital_base=base.capital_base,
             open_orders=base.open_orders,
             phase=self.phase_of(instrument.exchange),
-            open_exit_qty=open_exit if intent.is_exit else 0,
+            open_exit_qty=open_exit,
         )
 
 
 _NO_VENUE = VenueOrderId("")
+
+
+class _OpenOrderIndex:
+    """Open orders by token, kept current by the OMS's change hook.
+
+    The per-order risk state needs the open-order count and the open orders of one instrument;
+    scanning every order of the day for them made ``submit`` O(orders so far).
+    """
+
+    __slots__ = ("_by_token", "count")
+
+    def __init__(self, orders: Iterable[Order]) -> None:
+        self._by_token: dict[str, dict[ClientOrderId, Order]] = {}
+        self.count = 0
+        for order in orders:
+            self.update(order)
+
+    def update(self, order: Order) -> None:
+        """Add or drop ``order`` as its status says (call after every applied change)."""
+        bucket = self._by_token.get(order.token)
+        if order.is_open:
+            if bucket is None:
+                bucket = self._by_token[order.token] = {}
+            if order.client_order_id not in bucket:
+                bucket[order.client_order_id] = order
+                self.count += 1
+        elif bucket is not None and bucket.pop(order.client_order_id, None) is not None:
+            self.count -= 1
+            if not bucket:
+                del self._by_token[order.token]
+
+    def for_token(self, token: str) -> list[Order]:
+        """The open orders of one instrument, oldest first."""
+        bucket = self._by_token.get(token)
+        return list(bucket.values()) if bucket else []
 
 
 def _with_margin(state: RiskState, margin: int) -> RiskState:

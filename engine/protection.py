@@ -62,28 +62,43 @@ class Protection:
         self._queue: asyncio.Queue[tuple[str, Any]] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._gtt_by_order: dict[str, str] = {}
+        self._replayed_rules: dict[str, GttRule] = {}
+        self._replayed_brackets: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ replay and start
 
     def replay(self, kind: str, payload: dict[str, Any]) -> None:
-        """Apply one journal record (called in journal order while the core rebuilds)."""
+        """Take one journal record (called in journal order while the core rebuilds); call
+        :meth:`finish_replay` after the last one.
+
+        A GTT record holds the whole new state of one rule, a brackets record the whole state
+        of every bracket: the latest of each wins, so the books are built once, at the end
+        (rebuilding them on every record made a long replay quadratic).
+        """
         if kind == K_GTT:
             rule = GttRule.from_dict(payload["rule"])
-            self._restore_rule(rule)
+            self._replayed_rules[rule.id] = rule
+            if rule.client_order_id:
+                self._gtt_by_order[rule.client_order_id] = rule.id
         elif kind == K_BRACKETS:
-            self.brackets = BracketManager.from_dict(
-                payload["state"], lambda: self.core.oms.new_client_order_id("B")
-            )
+            self._replayed_brackets = payload["state"]
 
-    def _restore_rule(self, rule: GttRule) -> None:
-        data = self.gtts.to_dict()
-        rules = [r for r in data["rules"] if r["id"] != rule.id]
-        rules.append(rule.to_dict())
-        rules.sort(key=lambda r: (int(r["created_ts"]), str(r["id"])))
-        data["rules"] = rules
-        self.gtts = GttBook.from_dict(data, lambda: self.core.oms.new_client_order_id("G"))
-        if rule.client_order_id:
-            self._gtt_by_order[rule.client_order_id] = rule.id
+    def finish_replay(self) -> None:
+        """Build the GTT book and the brackets from the records :meth:`replay` took."""
+        if self._replayed_rules:
+            data = self.gtts.to_dict()
+            rules = {str(r["id"]): r for r in data["rules"]}
+            rules.update((rid, rule.to_dict()) for rid, rule in self._replayed_rules.items())
+            data["rules"] = sorted(
+                rules.values(), key=lambda r: (int(r["created_ts"]), str(r["id"]))
+            )
+            self.gtts = GttBook.from_dict(data, lambda: self.core.oms.new_client_order_id("G"))
+            self._replayed_rules = {}
+        if self._replayed_brackets is not None:
+            self.brackets = BracketManager.from_dict(
+                self._replayed_brackets, lambda: self.core.oms.new_client_order_id("B")
+            )
+            self._replayed_brackets = None
 
     async def resume(self) -> None:
         """After a restart: place GTT fires and bracket orders the journal shows as not placed."""
