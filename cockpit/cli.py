@@ -24,6 +24,9 @@ A keyboard-first terminal trading cockpit for Indian markets.
   cockpit              trade a live Angel One account through SmartAPI
   cockpit --paper --reset   archive the paper account (type RESET) and start a fresh one
   cockpit export orders|trades|audit --format csv   the journal's history for accounting
+  cockpit doctor       check config, credentials, login and the live feed (places no order)
+  cockpit login        store Angel One credentials in the system keyring
+  cockpit record FILE --symbols SBIN NIFTY   record the live Angel One feed to a file
 """
 
 EXPORT_DESCRIPTION = """\
@@ -100,6 +103,34 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--since", metavar="YYYY-MM-DD", help="only what happened on or after this IST date"
     )
+    doctor = commands.add_parser(
+        "doctor",
+        help="check config, credentials, login, instrument master and the live feed",
+        description="Checks everything a live session needs and prints what failed with the "
+        "fix. Exits 0 only when every check passed. Places no order.",
+    )
+    doctor.add_argument("--symbols", nargs="+", metavar="SYMBOL",
+                        help="instruments to subscribe for the feed check (default NIFTY, SBIN)")
+    doctor.add_argument("--seconds", type=float, default=5.0,
+                        help="how long to watch the feed (default 5)")
+    login = commands.add_parser(
+        "login",
+        help="store Angel One credentials in the system keyring",
+        description="Asks for the API key, client code, PIN and TOTP secret (nothing is echoed), "
+        "checks them with a login, and keeps them in the system keyring, never in a file.",
+    )
+    login.add_argument("--forget", action="store_true", help="delete the stored credentials")
+    login.add_argument("--no-verify", action="store_true",
+                       help="store without trying a login first")
+    record = commands.add_parser(
+        "record",
+        help="record the live Angel One feed to a file for replay",
+        description="Records raw feed packets with their receive times; stop with Ctrl+C.",
+    )
+    record.add_argument("file", type=Path, help="where to write the recording (must not exist)")
+    record.add_argument("--symbols", nargs="+", required=True, metavar="SYMBOL",
+                        help="instruments to record (symbols, EXCH:SYMBOL or tokens)")
+    record.add_argument("--seconds", type=float, help="stop after this many seconds")
     return parser
 
 
@@ -110,6 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = resolve_paths()
     if args.command == "export":
         return _run_export(args, paths)
+    if args.command == "doctor":
+        from cockpit.doctor import run_doctor
+
+        paths.ensure()
+        setup_logging(paths.log_file, args.log_level or "INFO")
+        return run_doctor(args.config or paths.config_file, paths, out=sys.stdout,
+                          seconds=args.seconds, symbols=args.symbols)
     config_path: Path = args.config or paths.config_file
     if args.config is not None and not config_path.exists():
         print(f"cockpit: config file {config_path} does not exist", file=sys.stderr)
@@ -122,6 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths.ensure()
     setup_logging(paths.log_file, args.log_level or config.logging.level)
     log.info("cockpit starting", extra={"version": __version__, "paper": args.paper})
+    if args.command == "login":
+        from cockpit.login import run_login
+
+        return run_login(config, out=sys.stdout, forget=args.forget, verify=not args.no_verify)
+    if args.command == "record":
+        from cockpit.recording import run_record
+
+        return run_record(args.file, config, paths, symbols=args.symbols, out=sys.stdout,
+                          seconds=args.seconds)
     if args.reset and not args.paper:
         print(
             "cockpit: --reset starts a fresh paper account and works only with --paper "

@@ -917,6 +917,12 @@ async def doctor(
         ):
             report.skip(check, "the config file has an error")
         return _finish(report)
+    if credentials is None:
+        # Without the user's own credentials the cockpit never contacts Angel One's hosts.
+        for check in ("instrument master", "REST host", "login", "market feed",
+                      "order updates", "logout"):
+            report.skip(check, "credentials are missing or malformed; nothing was contacted")
+        return _finish(report)
     day = today if today is not None else ist_date(time.time_ns())
     loaded = await _check_master(report, config, paths, day)
     reachable = await _check_rest_host(report, config.angelone.rest_url)

@@ -336,11 +336,10 @@ def test_run_doctor_without_keyring_and_nothing_reachable(tmp_path: Path) -> Non
     for name in ("client_code", "pin", "totp_secret"):
         assert ENV_VARS[name] in text
     assert "no keyring is in use" in text
-    assert status(output, "instrument master") is CheckStatus.FAIL
-    assert "COCKPIT_ANGEL_MASTER_URL" in fix_of(output, "instrument master")
-    assert status(output, "REST host") is CheckStatus.FAIL
-    assert "COCKPIT_ANGEL_REST_URL" in fix_of(output, "REST host")
-    assert status(output, "login") is CheckStatus.SKIP
+    # Without the user's own credentials no Angel One host is contacted at all.
+    for check in ("instrument master", "REST host", "login"):
+        assert status(output, check) is CheckStatus.SKIP
+        assert "nothing was contacted" in line(output, check)
     assert "kq8ZxPrivKey77" not in output
 
 
