@@ -387,14 +387,25 @@ def fraction_from_text(text: str | None) -> Fraction | None:
 def event_to_dict(event: OrderEvent) -> dict[str, Any]:
     """A JSON-ready dict of ``event`` with its ``kind``; :func:`event_from_dict` inverts it."""
     out: dict[str, Any] = {"kind": type(event).__name__}
-    for f in fields(event):
-        value = getattr(event, f.name)
+    for name in _field_names(type(event)):
+        value = getattr(event, name)
         if isinstance(value, Fraction):
             value = fraction_to_text(value)
         elif isinstance(value, StrEnum):
             value = value.value
-        out[f.name] = value
+        out[name] = value
     return out
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The dataclass field names of an event class (computed once per class: replay is hot)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def event_from_dict(data: dict[str, Any]) -> OrderEvent:
@@ -406,15 +417,15 @@ def event_from_dict(data: dict[str, Any]) -> OrderEvent:
             f"unknown order event kind {kind!r}; expected one of {', '.join(sorted(EVENT_TYPES))}"
         )
     kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in data:
+    for name in _field_names(cls):
+        if name not in data:
             continue
-        value = data[f.name]
-        if f.name == "avg_price":
+        value = data[name]
+        if name == "avg_price":
             value = fraction_from_text(value)
-        elif f.name in _ENUM_FIELDS and value is not None:
-            value = _ENUM_FIELDS[f.name](value)
-        kwargs[f.name] = value
+        elif name in _ENUM_FIELDS and value is not None:
+            value = _ENUM_FIELDS[name](value)
+        kwargs[name] = value
     try:
         return cls(**kwargs)
     except TypeError as exc:
