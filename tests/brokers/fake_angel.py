@@ -104,6 +104,46 @@ REQUIRED_HEADERS = {
 }
 PRESENT_HEADERS = ("x-clientlocalip", "x-clientpublicip", "x-macaddress", "x-privatekey")
 
+MASTER_PATH = "/OpenAPI_File/files/OpenAPIScripMaster.json"
+"""Where the fake serves the instrument master (public: no headers, no login, no rate limit)."""
+
+DEFAULT_MASTER_ROWS: list[dict[str, str]] = [
+    {
+        "token": "99926000",
+        "symbol": "Nifty 50",
+        "name": "NIFTY",
+        "expiry": "",
+        "strike": "0.000000",
+        "lotsize": "1",
+        "instrumenttype": "AMXIDX",
+        "exch_seg": "NSE",
+        "tick_size": "0.000000",
+    },
+    {
+        "token": "3045",
+        "symbol": "SBIN-EQ",
+        "name": "SBIN",
+        "expiry": "",
+        "strike": "-1.000000",
+        "lotsize": "1",
+        "instrumenttype": "",
+        "exch_seg": "NSE",
+        "tick_size": "5.000000",
+    },
+    {
+        "token": "2885",
+        "symbol": "RELIANCE-EQ",
+        "name": "RELIANCE",
+        "expiry": "",
+        "strike": "-1.000000",
+        "lotsize": "1",
+        "instrumenttype": "",
+        "exch_seg": "NSE",
+        "tick_size": "5.000000",
+    },
+]
+"""The master the fake serves by default: NIFTY 50 (index), SBIN-EQ and RELIANCE-EQ on NSE."""
+
 
 class MutableClock:
     """A wall clock (Unix seconds) that tests can move: ``clock.advance(60)``."""
@@ -294,6 +334,8 @@ class FakeAngelState:
         self.place_refusals: dict[str, tuple[str, str]] = {}
         """symboltoken -> (errorcode, message): placeOrder refuses orders on these tokens."""
         self.login_attempts: list[str] = []
+        self.master_rows: list[dict[str, str]] = [dict(r) for r in DEFAULT_MASTER_ROWS]
+        """The instrument master served at :data:`MASTER_PATH` (rows as Angel's JSON has them)."""
         self._order_seq = itertools.count(1)
         self._gtt_seq = itertools.count(1001)
         self._fill_seq = itertools.count(1)
@@ -1030,6 +1072,11 @@ class FakeAngelServer:
         """``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def master_url(self) -> str:
+        """The instrument master's URL (``COCKPIT_ANGEL_MASTER_URL`` in tests)."""
+        return f"{self.base_url}{MASTER_PATH}"
+
     async def start(self) -> str:
         """Listen on 127.0.0.1 at a free port; returns the base URL."""
         self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
@@ -1162,6 +1209,10 @@ class FakeAngelServer:
     ) -> tuple[Response, float]:
         path = target.split("?", 1)[0]
         received = time.monotonic()
+        if method == "GET" and path == MASTER_PATH:
+            self.requests.append(RecordedRequest(method, path, "master", dict(headers), None,
+                                                 received, status=200))
+            return Response(200, json.dumps(self.state.master_rows).encode()), 0.0
         entry = self._routes.get((method, path))
         path_args: dict[str, str] = {}
         if entry is None and method == "GET" and path.startswith(f"{SECURE}/order/v1/details/"):
