@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cockpit.notify import NotifySection
 from engine.redaction import is_secret_key
 from engine.risk_config import RiskConfig
 from keymaps.loader import flatten_bindings_table
@@ -38,6 +39,7 @@ class AppSection(_Section):
     theme: str = "cockpit-dark"
     keymap: str = "default"
     bell: bool = False
+    frame_hz: float = Field(default=25.0, ge=1, le=60)
 
 
 class PaperSection(_Section):
@@ -48,6 +50,7 @@ class PaperSection(_Section):
     session: Literal["auto", "real", "always_open"] = "auto"
     starting_cash: Decimal = Field(default=Decimal("1000000"), gt=0)
     events_per_s: float = Field(default=20.0, gt=0, le=10_000)
+    tick_ms: int = Field(default=20, ge=1, le=1000)
 
 
 class AngelOneSection(_Section):
@@ -74,6 +77,7 @@ class CockpitConfig(_Section):
     paper: PaperSection = PaperSection()
     angelone: AngelOneSection = AngelOneSection()
     logging: LoggingSection = LoggingSection()
+    notify: NotifySection = NotifySection()
     watchlists: dict[str, list[str]] = Field(
         default_factory=lambda: {"default": ["NIFTY", "BANKNIFTY", "SBIN", "RELIANCE", "INFY"]}
     )

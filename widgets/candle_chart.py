@@ -37,7 +37,7 @@ from engine.clock import ist_midnight_ns, seconds_since_midnight_ist, to_ist
 from engine.indicators import EMA, MACD, RSI, SMA, BollingerBands
 from engine.models import Bar, Instrument, Interval
 from engine.money import format_price
-from widgets.quote_board import format_volume
+from widgets.formatting import format_volume
 
 _CLS = "candle-chart--"
 OVERLAY_COLOURS = 4

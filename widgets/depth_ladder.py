@@ -23,7 +23,7 @@ from typing import ClassVar, Literal
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
@@ -31,6 +31,7 @@ from textual.widget import Widget
 
 from engine.models import DepthLevel, Instrument, Quote, Side
 from engine.money import format_price
+from keymaps import default_bindings
 
 DEFAULT_LEVELS = 5
 """Levels shown per side when the quote carries five or fewer."""
@@ -105,11 +106,9 @@ class DepthLadder(Widget, can_focus=True):
         "depth-ladder--cursor",
     }
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "Up", show=False, id="depth.up"),
-        Binding("down", "cursor(1)", "Down", show=False, id="depth.down"),
-        Binding("enter", "select_level", "Ticket at level", id="depth.select"),
-    ]
+    # The registry's Ladder group (ladder.up, ladder.down, ladder.select), so a user keymap
+    # that remaps them by id reaches this widget.
+    BINDINGS: ClassVar[list[BindingType]] = list(default_bindings("Ladder"))
 
     class LevelSelected(Message):
         """Enter on a level: trade against it (ask level -> BUY, bid level -> SELL) at its price."""

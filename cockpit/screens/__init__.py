@@ -1,0 +1,1 @@
+"""The cockpit's screens: the main trading screen and every dialog (one per module)."""
