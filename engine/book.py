@@ -40,6 +40,7 @@ Rules the book applies (see also the module docs of :mod:`engine.book_events`):
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import fields
 from heapq import heapify, heappop, heappush, nlargest, nsmallest
 
 from engine.auction import Equilibrium, find_equilibrium
@@ -86,6 +87,39 @@ _FOK = Validity.FOK
 _NEWEST = StpMode.CANCEL_NEWEST
 _OLDEST = StpMode.CANCEL_OLDEST
 _BOTH = StpMode.CANCEL_BOTH
+
+_tuple_new = tuple.__new__
+"""Builds a ``DepthLevel`` (a NamedTuple) without its Python-level ``__new__``: same object."""
+
+_new = object.__new__
+"""The hot paths build events as ``e = _new(Fill)`` plus one assignment per field: the same
+object as ``Fill(...)`` at a third of the cost (no Python-level ``__init__`` call). Every field
+must be assigned (see ``_EVENT_FIELDS``)."""
+
+_EVENT_FIELDS: dict[type, tuple[str, ...]] = {
+    Accepted: ("order_id", "ts"),
+    Cancelled: ("order_id", "leaves_qty", "reason", "ts"),
+    Fill: (
+        "trade_id",
+        "price",
+        "qty",
+        "aggressor",
+        "maker_id",
+        "taker_id",
+        "maker_account",
+        "taker_account",
+        "maker_leaves",
+        "taker_leaves",
+        "ts",
+    ),
+}
+"""The fields the hot paths assign one by one; checked against the event classes at import."""
+for _cls, _names in _EVENT_FIELDS.items():
+    if tuple(f.name for f in fields(_cls)) != _names:
+        raise RuntimeError(
+            f"engine.book builds {_cls.__name__} field by field as {_names}; the class now has "
+            f"{tuple(f.name for f in fields(_cls))}: update the builders in engine/book.py"
+        )
 
 _NO_FREEZE = 1 << 62
 _BPS = 10_000
@@ -155,14 +189,36 @@ class _StopOrder:
 
 
 class _Level:
-    """One price level: FIFO queue (with tombstones), visible qty and live order count."""
+    """One price level: FIFO queue (with tombstones), visible qty and live order count.
 
-    __slots__ = ("count", "q", "qty")
+    ``view`` is the level's last :class:`DepthLevel` as ``depth()`` built it; depth() reuses it
+    while ``qty`` and ``count`` still match (building one costs more than checking it).
+    """
+
+    __slots__ = ("count", "q", "qty", "view")
 
     def __init__(self) -> None:
         self.q: deque[_Order] = deque()
         self.qty = 0
         self.count = 0
+        self.view: DepthLevel | None = None
+
+
+def _side_depth(levels: dict[int, _Level], n: int, is_bid: bool) -> tuple[DepthLevel, ...]:
+    """The best ``n`` levels of one side, best first."""
+    # A sort in C beats heapq's Python-level selection for the few levels a book has.
+    if len(levels) <= 64:
+        prices = sorted(levels, reverse=is_bid)[:n]
+    else:
+        prices = nlargest(n, levels) if is_bid else nsmallest(n, levels)
+    out: list[DepthLevel] = []
+    for p in prices:
+        level = levels[p]
+        view = level.view
+        if view is None or view[1] != level.qty or view[2] != level.count:
+            view = level.view = _tuple_new(DepthLevel, (p, level.qty, level.count))
+        out.append(view)
+    return tuple(out)
 
 
 def _shown(disclosed: int, leaves: int) -> int:
@@ -210,6 +266,10 @@ class OrderBook:
         self._ask_heap: list[int] = []
         self._bb = 0
         self._ba = 0
+        # depth() results per side as (levels asked for, levels), until that side changes: every
+        # change to a side's levels (qty, count, a level appearing or going) resets its view.
+        self._bid_view: tuple[int, tuple[DepthLevel, ...]] | None = None
+        self._ask_view: tuple[int, tuple[DepthLevel, ...]] | None = None
         self._buy_stops: list[tuple[int, int, _StopOrder]] = []  # (trigger, seq, stop)
         self._sell_stops: list[tuple[int, int, _StopOrder]] = []  # (-trigger, seq, stop)
         self._dead_stops = 0
@@ -318,16 +378,19 @@ class OrderBook:
         """Visible depth ``(bids best-first, asks best-first)`` to ``levels`` levels per side.
 
         Icebergs count only their shown slice; auction market orders (no price) are not shown.
+        A side that has not changed since the last call returns the same (immutable) tuple.
         """
         n = self._cfg.depth_levels if levels is None else levels
         if n < 0:
             raise ValueError(f"depth levels must be >= 0, got {n}")
-        bids = self._bids
-        asks = self._asks
-        return (
-            tuple(DepthLevel(p, bids[p].qty, bids[p].count) for p in nlargest(n, bids)),
-            tuple(DepthLevel(p, asks[p].qty, asks[p].count) for p in nsmallest(n, asks)),
-        )
+        view = self._bid_view
+        if view is None or view[0] != n:
+            view = self._bid_view = (n, _side_depth(self._bids, n, True))
+        bids = view[1]
+        view = self._ask_view
+        if view is None or view[0] != n:
+            view = self._ask_view = (n, _side_depth(self._asks, n, False))
+        return bids, view[1]
 
     def leaves(self, order_id: int) -> int:
         """Open qty still working (resting, hidden or waiting for a trigger); 0 if not live."""
@@ -426,7 +489,11 @@ class OrderBook:
                         level.q.append(order)
                         level.qty += qty
                         level.count += 1
-                        return [Accepted(order_id, ts)]
+                        self._bid_view = None
+                        event = _new(Accepted)  # == Accepted(order_id, ts), see _new
+                        event.order_id = order_id
+                        event.ts = ts
+                        return [event]
                 elif side is _SELL:
                     if price > self._bb:
                         order = [order_id, account, 0, price, qty, qty, qty, 0]
@@ -437,7 +504,11 @@ class OrderBook:
                         level.q.append(order)
                         level.qty += qty
                         level.count += 1
-                        return [Accepted(order_id, ts)]
+                        self._ask_view = None
+                        event = _new(Accepted)
+                        event.order_id = order_id
+                        event.ts = ts
+                        return [event]
                 else:
                     return self._submit_checked(
                         order_id, account, side, qty, order_type, price, 0, validity, 0, ts
@@ -450,12 +521,21 @@ class OrderBook:
                 if best and (best <= price if is_buy else best >= price):
                     remaining = self._match(is_buy, price, qty, order_id, account, side, ts, events)
                     if remaining:
-                        reason = _R_STP_NEW if self._halted else _R_IOC
-                        events.append(Cancelled(order_id, remaining, reason, ts))
+                        cancelled = _new(Cancelled)
+                        cancelled.order_id = order_id
+                        cancelled.leaves_qty = remaining
+                        cancelled.reason = _R_STP_NEW if self._halted else _R_IOC
+                        cancelled.ts = ts
+                        events.append(cancelled)
                     if self._pending:
                         self._run_triggers(ts, events)
                     return events
-                return [Cancelled(order_id, qty, _R_IOC, ts)]
+                cancelled = _new(Cancelled)
+                cancelled.order_id = order_id
+                cancelled.leaves_qty = qty
+                cancelled.reason = _R_IOC
+                cancelled.ts = ts
+                return [cancelled]
             elif validity is not _FOK or (side is not _BUY and side is not _SELL):
                 return self._submit_checked(
                     order_id, account, side, qty, order_type, price, 0, validity, 0, ts
@@ -463,6 +543,30 @@ class OrderBook:
             events = []
             self._execute(
                 order_id, account, side, qty, qty, price, validity, 0, False, True, ts, events
+            )
+            if self._pending:
+                self._run_triggers(ts, events)
+            return events
+        if (
+            order_type is _MARKET
+            and not price
+            and not trigger
+            and not disclosed_qty
+            and 0 < qty <= self._max_qty
+            and not qty % self._lot
+            and not self._in_auction
+            and (validity is _IOC or validity is _DAY)
+            and (side is _BUY or side is _SELL)
+            and order_id not in self._orders
+            and (not self._stops or order_id not in self._stops)
+            and self._reference_for(side is _BUY)
+        ):
+            # Fast path: a valid MARKET IOC/DAY order in continuous trading (what
+            # _submit_checked does once _validate has passed).
+            events = []
+            limit = self._protection_price(side is _BUY)
+            self._execute(
+                order_id, account, side, qty, qty, limit, validity, 0, True, True, ts, events
             )
             if self._pending:
                 self._run_triggers(ts, events)
@@ -481,7 +585,12 @@ class OrderBook:
                 self._unlink(order)
                 return [Cancelled(order_id, leaves, _R_USER, ts)]
             # Inline of _unlink for the common case: leave a tombstone in the queue.
-            levels = self._bids if order[2] else self._asks
+            if order[2]:
+                levels = self._bids
+                self._bid_view = None
+            else:
+                levels = self._asks
+                self._ask_view = None
             level = levels[price]
             level.qty -= order[6]
             level.count -= 1
@@ -495,7 +604,12 @@ class OrderBook:
                     self._fix_best_ask()
             elif len(level.q) > 2 * level.count + 8:
                 level.q = deque(o for o in level.q if o[5])
-            return [Cancelled(order_id, leaves, _R_USER, ts)]
+            cancelled = _new(Cancelled)  # == Cancelled(order_id, leaves, _R_USER, ts)
+            cancelled.order_id = order_id
+            cancelled.leaves_qty = leaves
+            cancelled.reason = _R_USER
+            cancelled.ts = ts
+            return [cancelled]
         stop = self._stops.pop(order_id, None)
         if stop is None:
             return [Rejected(order_id, self._not_live(order_id), ts)]
@@ -589,6 +703,7 @@ class OrderBook:
         self._stops.clear()
         self._bids.clear()
         self._asks.clear()
+        self._bid_view = self._ask_view = None
         self._bid_heap.clear()
         self._ask_heap.clear()
         self._bb = self._ba = 0
@@ -690,10 +805,12 @@ class OrderBook:
         order = [order_id, account, 1 if is_buy else 0, price, qty, leaves, shown, disclosed]
         self._orders[order_id] = order
         if is_buy:
+            self._bid_view = None
             level = self._bids.get(price)
             if level is None:
                 level = self._new_bid_level(price)
         else:
+            self._ask_view = None
             level = self._asks.get(price)
             if level is None:
                 level = self._new_ask_level(price)
@@ -712,7 +829,12 @@ class OrderBook:
                 queue.clear()
                 queue.extend(live)
             return
-        levels = self._bids if order[_IS_BUY] else self._asks
+        if order[_IS_BUY]:
+            levels = self._bids
+            self._bid_view = None
+        else:
+            levels = self._asks
+            self._ask_view = None
         level = levels[price]
         level.qty -= order[_SHOWN]
         level.count -= 1
@@ -748,8 +870,12 @@ class OrderBook:
         if excess > 0:
             order[_SHOWN] = new_leaves
             if order[_PRICE]:
-                levels = self._bids if order[_IS_BUY] else self._asks
-                levels[order[_PRICE]].qty -= excess
+                if order[_IS_BUY]:
+                    self._bids[order[_PRICE]].qty -= excess
+                    self._bid_view = None
+                else:
+                    self._asks[order[_PRICE]].qty -= excess
+                    self._ask_view = None
 
     def _execute(
         self,
@@ -822,8 +948,14 @@ class OrderBook:
         indexed with literals here: [id, account, is_buy, price, qty, leaves, shown, disclosed].
         """
         orders = self._orders
-        levels = self._asks if is_buy else self._bids
+        if is_buy:
+            levels = self._asks
+            self._ask_view = None
+        else:
+            levels = self._bids
+            self._bid_view = None
         stp = self._stp
+        new = _new
         remaining = qty
         halted = False
         append = events.append
@@ -877,21 +1009,19 @@ class OrderBook:
                         del orders[maker[0]]
                 else:
                     maker[6] = shown - last
-                append(
-                    Fill(
-                        trade_id,
-                        best,
-                        last,
-                        side,
-                        maker[0],
-                        taker_id,
-                        maker[1],
-                        taker_account,
-                        maker_leaves,
-                        remaining,
-                        ts,
-                    )
-                )
+                fill = new(Fill)  # == Fill(trade_id, best, last, side, maker[0], ...), see _new
+                fill.trade_id = trade_id
+                fill.price = best
+                fill.qty = last
+                fill.aggressor = side
+                fill.maker_id = maker[0]
+                fill.taker_id = taker_id
+                fill.maker_account = maker[1]
+                fill.taker_account = taker_account
+                fill.maker_leaves = maker_leaves
+                fill.taker_leaves = remaining
+                fill.ts = ts
+                append(fill)
                 trade_id += 1
             if traded:
                 level.qty -= traded
@@ -1374,6 +1504,7 @@ class OrderBook:
         They go to the front of that level. With no equilibrium price they re-enter continuous
         matching as MARKET orders instead.
         """
+        self._bid_view = self._ask_view = None
         for queue, is_buy in ((self._mkt_buys, True), (self._mkt_sells, False)):
             live = [o for o in queue if o[_LEAVES]]
             queue.clear()
@@ -1514,6 +1645,7 @@ class _AuctionPlan:
         """
         if not self.trades:
             return
+        book._bid_view = book._ask_view = None
         rank = book._arrival_rank()
         price = self.price
         total = 0

@@ -137,7 +137,10 @@ class SimInstrument:
         "_jump_size",
         "_levels",
         "_listeners",
+        "_maker_cut",
+        "_market_share",
         "_min_gap",
+        "_momentum_bps",
         "_momentum_s",
         "_next_jump",
         "_ok_ask",
@@ -145,6 +148,7 @@ class SimInstrument:
         "_sigma_s",
         "_smoothing_s",
         "_start",
+        "_taker_cut",
         "_through",
         "_want",
         "auction_ids",
@@ -164,6 +168,7 @@ class SimInstrument:
         "has_auction",
         "hi_safe",
         "high",
+        "in_auction",
         "instrument",
         "last",
         "last_qty",
@@ -231,6 +236,13 @@ class SimInstrument:
         self.auction_rate = cfg.auction_events_per_s
         self.rate = rate
         self.has_auction = has_auction
+        self.in_auction = False
+        """Mirrors ``book.in_auction`` (set by begin_auction and uncross), read once per event."""
+        # Agent mix thresholds of act(): r < maker cut -> maker, r < taker cut -> noise taker.
+        self._maker_cut = cfg.maker_share
+        self._taker_cut = cfg.maker_share + cfg.noise_share
+        self._market_share = cfg.noise_market_share
+        self._momentum_bps = cfg.momentum_threshold_bps
         self._start = float(start_price)
         self._sigma_s = cfg.volatility / sqrt(SESSION_SECONDS)
         if under is not None:
@@ -321,13 +333,16 @@ class SimInstrument:
     def begin_auction(self, ts: int) -> None:
         """Open the pre-open call auction: the book collects orders and matches nothing."""
         self.book.begin_auction()
+        self.in_auction = self.book.in_auction
         self.rate = self.auction_rate
         self.dirty = True
         self.changed_ts = ts
 
     def uncross(self, ts: int) -> None:
         """End the auction at one equilibrium price; the fair value re-anchors to it."""
-        self.absorb(self.book.uncross(ts))
+        events = self.book.uncross(ts)
+        self.in_auction = self.book.in_auction
+        self.absorb(events)
         if self.last:
             self.anchor_fair(self.last)
         self.dirty = True
@@ -429,28 +444,29 @@ class SimInstrument:
 
     def next_delay_ns(self) -> int:
         """Time to this instrument's next agent event (exponential, at the current rate)."""
-        return int(self.rng.expovariate(self.rate) * 1e9) + 1
+        # == rng.expovariate(rate), inlined (the same draw and arithmetic, one call less).
+        return int(-log(1.0 - self.rng.random()) / self.rate * 1e9) + 1
 
     def act(self, t: int) -> None:
         """One agent event at ``t``: a maker refresh, a noise taker or a momentum taker."""
         self._walk(t)
-        if self.book.in_auction:
+        if self.in_auction:
             self._auction_order(t)
             return
-        r = self.rng.random()
-        cfg = self.cfg
-        if r < cfg.maker_share:
-            self.refresh(t, cfg.maker_orders_per_refresh)
-        elif r < cfg.maker_share + cfg.noise_share:
-            side = _BUY if self.rng.random() < 0.5 else _SELL
-            market = self.rng.random() < cfg.noise_market_share
+        rng = self.rng
+        r = rng.random()
+        if r < self._maker_cut:
+            self.refresh(t, self.cfg.maker_orders_per_refresh)
+        elif r < self._taker_cut:
+            side = _BUY if rng.random() < 0.5 else _SELL
+            market = rng.random() < self._market_share
             self._take(t, side, NOISE_ACCOUNT, market)
         else:
             ltp = self.last or self.close
             edge = (ltp - self._ema) / self._ema * 1e4
-            if edge > cfg.momentum_threshold_bps:
+            if edge > self._momentum_bps:
                 self._take(t, _BUY, MOMENTUM_ACCOUNT, False)
-            elif edge < -cfg.momentum_threshold_bps:
+            elif edge < -self._momentum_bps:
                 self._take(t, _SELL, MOMENTUM_ACCOUNT, False)
 
     def _maker_qty(self) -> int:
@@ -460,7 +476,8 @@ class SimInstrument:
         return qty
 
     def _taker_qty(self) -> int:
-        qty = self.lot * (1 + int(self.rng.expovariate(1.0 / self.taker_lots)))
+        # rng.expovariate(1.0 / taker_lots), inlined (the same draw and arithmetic)
+        qty = self.lot * (1 + int(-log(1.0 - self.rng.random()) / (1.0 / self.taker_lots)))
         if self.max_qty and qty > self.max_qty:
             qty = self.max_qty
         return qty
@@ -480,6 +497,8 @@ class SimInstrument:
         inner_ask = -int(-(center + self._half_spread) // tick) * tick
         if inner_ask - inner_bid < self._min_gap:
             inner_ask = inner_bid + self._min_gap
+        if self._ok_bid == inner_bid and self._ok_ask == inner_ask:
+            return  # both ladders complete at these prices: _requote would do nothing
         # The side the center moved through goes first, so no new quote crosses a stale one.
         if self.mk_asks and min(self.mk_asks) <= center:
             self._requote(t, False, inner_ask, center, budget)
@@ -498,15 +517,27 @@ class SimInstrument:
             step = -tick
             last = inner - (levels - 1 + _SLACK_TICKS) * tick
             limit = self.lower if self.lower > tick else tick
-            stale = [p for p in book_levels if p >= center or p < last]
+            # (min/max first: usually nothing is stale and the scan is skipped)
+            stale = (
+                [p for p in book_levels if p >= center or p < last]
+                if book_levels and (max(book_levels) >= center or min(book_levels) < last)
+                else []
+            )
             drops = self._drops_bid
+            # Ladder prices inner, inner - tick, ... that are not below the limit.
+            count = (inner - limit) // tick + 1 if inner >= limit else 0
         else:
             book_levels = self.mk_asks
             step = tick
             last = inner + (levels - 1 + _SLACK_TICKS) * tick
             limit = self.upper or last
-            stale = [p for p in book_levels if p <= center or p > last]
+            stale = (
+                [p for p in book_levels if p <= center or p > last]
+                if book_levels and (min(book_levels) <= center or max(book_levels) > last)
+                else []
+            )
             drops = self._drops_ask
+            count = (limit - inner) // tick + 1 if inner <= limit else 0
         spare: list[int] = []
         for p in stale:
             spare += book_levels[p]
@@ -515,9 +546,7 @@ class SimInstrument:
         visible = self.depth_levels
         complete = True
         p = inner
-        for k in range(levels):
-            if (p < limit) if is_bid else (p > limit):
-                break
+        for k in range(count if count < levels else levels):
             level = book_levels.get(p)
             have = len(level) if level is not None else 0
             while have < want:
@@ -695,34 +724,42 @@ class SimInstrument:
         if not events:
             return
         notify: list[BookEvent] | None = None
-        out = self.out
+        append = self.out.append
         token = self.token
         mk_orders = self.mk_orders
         changed = False
+        qty = turnover = 0
         for ev in events:
             if isinstance(ev, Fill):
                 p = ev.price
                 q = ev.qty
-                self.last = p
-                self.last_qty = q
-                self.volume += q
-                self.turnover += p * q
-                self.call_qty += q
-                self.call_turnover += p * q
+                qty += q
+                turnover += p * q
                 if not self.open:
                     self.open = self.high = self.low = p
                 elif p > self.high:
                     self.high = p
                 elif p < self.low:
                     self.low = p
-                out.append(TradePrint(token, p, q, ev.aggressor, ev.ts, str(ev.trade_id)))
-                if ev.maker_id in mk_orders:
-                    self._maker_traded(ev.maker_id, q, ev.maker_leaves)
-                if ev.taker_id in mk_orders:
-                    self._maker_traded(ev.taker_id, q, ev.taker_leaves)
-                if ev.maker_id < _BASE or ev.taker_id < _BASE:
+                append(TradePrint(token, p, q, ev.aggressor, ev.ts, str(ev.trade_id)))
+                maker = ev.maker_id
+                if maker in mk_orders:  # inline of _maker_traded (the usual case)
+                    if mk_orders[maker] > 0:
+                        self.mk_bid_qty -= q
+                    else:
+                        self.mk_ask_qty -= q
+                    leaves = ev.maker_leaves
+                    self.mk_leaves[maker] = leaves
+                    if not leaves:
+                        self._drop_maker(maker)
+                taker = ev.taker_id
+                if taker in mk_orders:
+                    self._maker_traded(taker, q, ev.taker_leaves)
+                if maker < _BASE or taker < _BASE:
                     (notify if notify is not None else (notify := [])).append(ev)
                 changed = True
+                self.last = p
+                self.last_qty = q
                 self.changed_ts = ev.ts
             else:
                 oid = ev.order_id
@@ -733,6 +770,11 @@ class SimInstrument:
                 if not isinstance(ev, Rejected):
                     changed = True
                     self.changed_ts = ev.ts
+        if qty:
+            self.volume += qty
+            self.turnover += turnover
+            self.call_qty += qty
+            self.call_turnover += turnover
         if changed:
             self.dirty = True
         if notify is not None:
@@ -787,10 +829,16 @@ class SimInstrument:
             total_sell = self.mk_ask_qty
         volume = self.volume
         ltp = self.last or self.close
-        if book.in_auction:
+        if self.in_auction:
             indicative = book.indicative()[0]
             if indicative:
                 ltp = indicative
+        if volume:  # the session VWAP, turnover / volume rounded half-even (round_half_even_div)
+            vwap, rest = divmod(self.turnover, volume)
+            if 2 * rest > volume or (2 * rest == volume and vwap & 1):
+                vwap += 1
+        else:
+            vwap = 0
         return Quote(
             self.token,
             ltp,
@@ -798,7 +846,7 @@ class SimInstrument:
             self.changed_ts,
             self.seq,
             self.last_qty,
-            round_half_even_div(self.turnover, volume) if volume else 0,
+            vwap,
             volume,
             self.open,
             self.high,
