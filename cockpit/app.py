@@ -43,6 +43,7 @@ from cockpit.screens.quit_confirm import QuitScreen
 from cockpit.screens.search import InstrumentProvider
 from cockpit.screens.ticket import TicketMemory, TicketOutcome, TicketScreen, TicketValues
 from cockpit.session import PaperSession, PaperSessionOptions
+from cockpit.session_base import TradingSession
 from engine.alerts import AlertBook, AlertError, Notification, NotificationHistory, Severity
 from engine.commands import parse_command
 from engine.gtt import GttError
@@ -68,7 +69,8 @@ _SEVERITY = {
 
 
 class CockpitApp(App[int]):
-    """The cockpit: the main screen over a paper session, every dialog, one frame timer."""
+    """The cockpit: the main screen over a session (paper, live, live data with paper fills, or a
+    replay: any :class:`~cockpit.session_base.TradingSession`), every dialog, one frame timer."""
 
     TITLE = "Cockpit"
     ENABLE_COMMAND_PALETTE = False
@@ -83,7 +85,7 @@ class CockpitApp(App[int]):
         config: CockpitConfig,
         paths: AppPaths,
         paper: PaperSessionOptions | None = None,
-        session: PaperSession | None = None,
+        session: TradingSession | None = None,
         keymap_dirs: Iterable[Path] | None = None,
     ) -> None:
         super().__init__()
@@ -99,7 +101,7 @@ class CockpitApp(App[int]):
         self.theme = wanted
         if session is None:
             session = PaperSession(paper or PaperSessionOptions())
-        self.session = session
+        self.session: TradingSession = session
         self.startup_problems: list[str] = []
         dirs = list(keymap_dirs) if keymap_dirs is not None else [paths.config_dir / "keymaps"]
         try:
@@ -131,6 +133,8 @@ class CockpitApp(App[int]):
         await self.push_screen(self._main)
         for problem in self.startup_problems:
             self.notify(problem, title="Config", severity="warning", timeout=10)
+        for problem in self.session.problems:
+            self.notify(problem, title="Session", severity="warning", timeout=10)
         for clash in self.keymap.clashes:
             self.notify(clash.message, title="Key clash", severity="warning", timeout=10)
         await self.notifier.start()
@@ -227,15 +231,23 @@ class CockpitApp(App[int]):
             self.notify(clash.message, title="Key clash", severity="warning", timeout=10)
 
     # -- persistence --------------------------------------------------------------------------
+    def _per_kind_file(self, stem: str) -> Path:
+        """``<stem>.json`` for the simulated market, ``<stem>-<kind>.json`` for the others: the
+        files hold instrument tokens, and a token of one kind (the simulated universe, the Angel
+        One master, a recording's instruments) must never name another instrument in another."""
+        name = self.session.watchlist_name
+        return self.paths.data_dir / (f"{stem}.json" if name == "paper"
+                                      else f"{stem}-{name}.json")
+
     @property
     def watchlist_file(self) -> Path:
-        """Where the watchlists are kept (user data dir)."""
-        return self.paths.data_dir / "watchlists.json"
+        """Where the watchlists are kept (user data dir, one file per kind of session)."""
+        return self._per_kind_file("watchlists")
 
     @property
     def alerts_file(self) -> Path:
-        """Where the price alerts are kept (user data dir)."""
-        return self.paths.data_dir / "alerts.json"
+        """Where the price alerts are kept (user data dir, one file per kind of session)."""
+        return self._per_kind_file("alerts")
 
     def _load_watchlists(self) -> dict[str, list[Instrument]]:
         session = self.session

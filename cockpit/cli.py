@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit import __version__
 from cockpit.config import CockpitConfig, ConfigError, load_config
@@ -15,6 +16,9 @@ from cockpit.logging_setup import LEVELS, setup_logging
 from cockpit.paths import AppPaths, resolve_paths
 from engine.models import Instrument
 
+if TYPE_CHECKING:
+    from cockpit.session_base import TradingSession
+
 log = logging.getLogger("cockpit.cli")
 
 DESCRIPTION = """\
@@ -22,6 +26,8 @@ A keyboard-first terminal trading cockpit for Indian markets.
 
   cockpit --paper      trade a complete simulated market (no account, no network)
   cockpit              trade a live Angel One account through SmartAPI
+  cockpit --paper --feed angelone   the live Angel One market, orders filled on paper
+  cockpit --paper --replay FILE     replay a recorded feed (cockpit record), paper fills
   cockpit --paper --reset   archive the paper account (type RESET) and start a fresh one
   cockpit export orders|trades|audit --format csv   the journal's history for accounting
   cockpit doctor       check config, credentials, login and the live feed (places no order)
@@ -72,6 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed",
         type=float,
         help="speed of the simulated session clock, 1 = real time, 60 = a minute a second",
+    )
+    parser.add_argument(
+        "--feed",
+        choices=("sim", "angelone"),
+        default="sim",
+        help="with --paper: the market to paper-trade, sim (the simulated market, default) or "
+        "angelone (the live Angel One feed; needs the Angel One credentials)",
+    )
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FILE",
+        help="with --paper: replay a feed recorded with `cockpit record` and paper-trade it",
+    )
+    parser.add_argument(
+        "--replay-speed",
+        type=float,
+        metavar="X",
+        help="with --replay: playback speed, 1 = the recorded pace (default), 10 = ten times "
+        "faster",
     )
     parser.add_argument(
         "--reset",
@@ -176,16 +202,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    problem = _session_args_problem(args)
+    if problem is not None:
+        print(f"cockpit: {problem}", file=sys.stderr)
+        return 2
     if args.reset and not _reset_paper(args, paths):
         return 1
-    if args.paper:
+    if args.paper and args.replay is not None:
+        return _run_replay(args, config, paths)
+    if args.paper and args.feed == "sim":
         return _run_paper(args, config, paths)
-    print(
-        "cockpit: live trading needs the Angel One adapter, which this build does not include "
-        "yet.\nRun `cockpit --paper` to trade the simulated market.",
-        file=sys.stderr,
-    )
-    return 2
+    return _run_angel(args, config, paths)
+
+
+def _session_args_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the session options on the command line (None: nothing)."""
+    if args.feed == "angelone" and not args.paper:
+        return (
+            "--feed angelone paper-trades the live Angel One market and needs --paper "
+            "(`cockpit --paper --feed angelone`); `cockpit` alone trades the live account"
+        )
+    if args.replay is not None and not args.paper:
+        return (
+            "--replay paper-trades a recording and needs --paper "
+            "(`cockpit --paper --replay FILE`)"
+        )
+    if args.replay is not None and args.feed == "angelone":
+        return "--replay and --feed angelone exclude each other: replay a file or stream the feed"
+    if args.replay_speed is not None and args.replay is None:
+        return "--replay-speed needs --replay FILE"
+    if args.replay_speed is not None and not args.replay_speed > 0:
+        return f"--replay-speed must be positive (1 = the recorded pace), got {args.replay_speed}"
+    if args.reset and (args.replay is not None or args.feed == "angelone"):
+        return "--reset archives the simulated paper account; use it with --paper alone"
+    return None
 
 
 def _reset_paper(args: argparse.Namespace, paths: AppPaths) -> bool:
@@ -259,6 +309,94 @@ def _run_paper(args: argparse.Namespace, config: CockpitConfig, paths: AppPaths)
     app = CockpitApp(config=config, paths=paths, paper=options)
     app.run()
     return app.return_code or 0
+
+
+def _run_angel(args: argparse.Namespace, config: CockpitConfig, paths: AppPaths) -> int:
+    """``cockpit`` (live) or ``cockpit --paper --feed angelone``: log in and load the master
+    before the screen starts, so a failure is one clear message and exit code 2."""
+    from cockpit.live_session import (
+        LiveDataPaperSession,
+        LiveSession,
+        LiveSessionError,
+        LiveSessionOptions,
+    )
+
+    kind = LiveDataPaperSession if args.paper else LiveSession
+    try:
+        options = LiveSessionOptions.from_config(config, paths)
+        session: TradingSession = kind(options)
+    except LiveSessionError as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return 2
+    print("cockpit: logging in to Angel One and loading the instrument master…", file=sys.stderr)
+    return _run_app(config, paths, session, LiveSessionError)
+
+
+def _run_replay(args: argparse.Namespace, config: CockpitConfig, paths: AppPaths) -> int:
+    """``cockpit --paper --replay FILE``: a fresh paper account per replay, in
+    ``<data dir>/replays``."""
+    import time
+
+    from cockpit.recording import RecordingFormatError, read_header
+    from cockpit.replay_session import ReplaySession, ReplaySessionOptions
+    from cockpit.session import choose_mode
+    from engine.sim_config import SessionMode
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    journal = paths.data_dir / "replays" / f"journal-replay-{stamp}.sqlite"
+    try:
+        with args.replay.open("rb") as stream:
+            header = read_header(stream, str(args.replay))
+        # ``auto`` follows the NSE calendar at the recorded time when the file was recorded in
+        # market hours; one recorded outside them trades as an always-open market.
+        mode = choose_mode(config.paper.session, header.created_ns)
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        session = ReplaySession(ReplaySessionOptions(
+            path=args.replay,
+            journal_path=journal,
+            speed=args.replay_speed if args.replay_speed is not None else 1.0,
+            market_phase="always_open" if mode is SessionMode.ALWAYS_OPEN else "calendar",
+            risk=config.risk,
+            starting_cash=config.paper.starting_cash,
+            seed=config.paper.seed,
+        ))
+    except (RecordingFormatError, OSError) as exc:
+        print(f"cockpit: cannot replay {args.replay}: {exc}", file=sys.stderr)
+        return 2
+    log.info("replay journal", extra={"journal": str(journal)})
+    return _run_app(config, paths, session, OSError)
+
+
+def _run_app(
+    config: CockpitConfig,
+    paths: AppPaths,
+    session: TradingSession,
+    start_error: type[Exception],
+) -> int:
+    """Start ``session`` on the loop the app then runs on; a ``start_error`` prints its message
+    and returns 2 before the screen starts."""
+    import asyncio
+
+    from cockpit.app import CockpitApp
+
+    async def run() -> int:
+        try:
+            await session.start()
+        except start_error as exc:
+            print(f"cockpit: {exc}", file=sys.stderr)
+            return 2
+        app = CockpitApp(config=config, paths=paths, session=session)
+        try:
+            await app.run_async()
+        finally:
+            await session.stop()  # done already when the app exits normally; safe twice
+        return app.return_code or 0
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        print("cockpit: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

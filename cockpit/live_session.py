@@ -1,12 +1,9 @@
 """Sessions on Angel One: real trading (:class:`LiveSession`) and live data with paper fills
 (:class:`LiveDataPaperSession`).
 
-Both have the public surface of :class:`cockpit.session.PaperSession` that the app reads
-(``instruments``, ``index``, ``instrument``, ``core``/``trading``, ``start``/``stop``,
-``take_dirty``, ``latest``, ``ltp``, ``take_new_trades``, ``tape``, ``take_core_events``,
-``take_alerts``, ``add_events``, ``bars``, ``alerts``, ``status``, ``is_live``, and ``market`` with
-``now_ns``/``phase``/``label``), plus ``subscribe``/``unsubscribe`` for the instruments the screen
-shows and ``bracket_note`` for the order ticket.
+Both are :class:`~cockpit.session_base.TradingSession` subclasses (what the app reads is there);
+they add ``subscribe``/``unsubscribe`` for the instruments the screen shows, and
+:class:`LiveSession` has ``bracket_note`` for the bracket dialog and the broker-side GTT rules.
 
 What a session does on :meth:`start` (it is idempotent, so the CLI may start it before the app
 and the app's own ``start`` call then does nothing):
@@ -44,16 +41,11 @@ Protection in live mode:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
 import os
-import random
 import secrets
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -77,27 +69,21 @@ from brokers.angelone.wire import GttRequest, GttRule, GttStatus
 from brokers.paper_live import PaperLiveBroker
 from cockpit.config import AngelOneSection, CockpitConfig
 from cockpit.doctor import MASTER_SUBDIR, master_fetcher, resolve_symbols
+from cockpit.paper_fills import PaperFills
 from cockpit.paths import AppPaths
-from engine.alerts import AlertBook, AlertFired
-from engine.bars import BarAggregator
-from engine.broker import BrokerError
+from cockpit.session_base import MarketClock, TradingSession
+from engine.broker import Broker, BrokerError
 from engine.bus import LagFrom, MarketBus
 from engine.calendar import default_calendar
-from engine.charges import ANGEL_ONE, ChargesModel
-from engine.clock import Clock, SessionPhase, WallClock, ist_date, to_ist
-from engine.core import K_NOTE, CoreEvent, TradingCore
+from engine.clock import Clock, SessionPhase, WallClock, ist_date
+from engine.core import K_NOTE, TradingCore
 from engine.fills import FillModelConfig
 from engine.instruments import InstrumentIndex
-from engine.journal import Journal
 from engine.journal_errors import JournalError
-from engine.kill_switch import KillSwitchState
-from engine.models import Exchange, Instrument, MarketEvent, Product, Quote, Side, TradePrint
+from engine.models import Instrument, MarketEvent, Product, Side
 from engine.money import rupees_to_units
-from engine.portfolio import Portfolio
 from engine.redaction import redact
-from engine.risk import PreTradeRisk
 from engine.risk_config import RiskConfig
-from widgets.status_bar import StatusBarInfo
 
 __all__ = [
     "LIVE_BRACKET_NOTE",
@@ -132,9 +118,6 @@ LIVE_BRACKET_NOTE = (
 
 ACCOUNT_KEY_FILE = "account-id.key"
 """File in the user data dir holding the random key that hashes client codes into account ids."""
-
-STALE_AFTER_S = 3.0
-"""The feed shows STALE when nothing arrived for this long while the market is open."""
 
 
 class LiveSessionError(RuntimeError):
@@ -246,25 +229,6 @@ def live_account_id(client_code: str, data_dir: Path) -> str:
 # Small parts
 
 
-class MarketClock:
-    """What the screens read as ``session.market``: the time, the NSE phase and a label."""
-
-    def __init__(self, clock: Clock, phase: Callable[[], SessionPhase], label: str) -> None:
-        self.clock = clock
-        self._phase = phase
-        self.label = label
-
-    @property
-    def now_ns(self) -> int:
-        """Wall-clock time now (ns since the epoch)."""
-        return self.clock.now_ns()
-
-    @property
-    def phase(self) -> SessionPhase:
-        """The session phase now."""
-        return self._phase()
-
-
 class _TokenMap(Mapping[str, Instrument]):
     """The instrument index as a token -> instrument mapping (what brokers and the core take)."""
 
@@ -295,15 +259,13 @@ def _always_open() -> SessionPhase:
 # The shared session
 
 
-class _AngelSession:
-    """Login, master, feed -> bus -> core, and what the UI drains; subclasses add the broker."""
+class _AngelSession(TradingSession):
+    """Login, master, feed -> bus -> core; subclasses add the broker."""
 
-    is_live = False
-    mode_text = ""
-    bracket_note = ""
-    """What the order ticket says about where bracket exits are protected ("" = nothing)."""
+    watchlist_name = "angelone"
 
     def __init__(self, options: LiveSessionOptions) -> None:
+        super().__init__(MarketBus(lag_from=LagFrom.EVENT_TS))
         self.options = options
         self.credentials = load_credentials(options)
         self.clock: Clock = WallClock()
@@ -319,8 +281,6 @@ class _AngelSession:
             self._phase,
             "NSE (always open)" if options.market_phase == "always_open" else "NSE",
         )
-        self.bus = MarketBus(lag_from=LagFrom.EVENT_TS)
-        self._core_queue = self.bus.subscribe("core", maxsize=100_000)
         self.rest = AngelRestClient(
             self.credentials, base_url=options.angelone.rest_url, **dict(options.rest_options)
         )
@@ -328,42 +288,11 @@ class _AngelSession:
         self.by_token: Mapping[str, Instrument] = {}
         self.master: LoadedMaster | None = None
         self.watchlist: list[Instrument] = []
-        self.problems: list[str] = []
-        """What did not work but did not stop the session (unknown watchlist symbols, an old
-        master): the app shows these at start."""
-        self.journal: Journal | None = None
-        self.core: TradingCore | None = None
-        self.bars = BarAggregator()
-        self.alerts = AlertBook()
-        self._fired: deque[AlertFired] = deque(maxlen=1000)
-        self._core_events: deque[CoreEvent] = deque(maxlen=10_000)
-        self._unsubscribe: Callable[[], None] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._started = False
-        self._stopped = False
-        self._rate_window: tuple[float, int] = (time.monotonic(), 0)
-        self._ticks_per_s = 0.0
-        self._last_event_s: float | None = None
-        self.events_seen = 0
-        """Market events the core has been fed."""
-
-    # -- what the app reads -------------------------------------------------------------------
 
     @property
     def instruments(self) -> list[Instrument]:
         """The instruments streamed now (the watchlist and later subscriptions)."""
         return list(self.watchlist)
-
-    @property
-    def trading(self) -> TradingCore:
-        """The core; raises before :meth:`start`."""
-        if self.core is None:
-            raise RuntimeError("the session has no trading core yet: start it first")
-        return self.core
-
-    def instrument(self, token: str) -> Instrument | None:
-        """An instrument of the master by token."""
-        return self.index.by_token(token)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -372,17 +301,9 @@ class _AngelSession:
         docs). Raises :class:`LiveSessionError` (after cleaning up) when something fails; a second
         call does nothing (after :meth:`stop` it raises: make a new session)."""
         if self._stopped:
-            raise LiveSessionError(
-                f"this {self.mode_text} session was stopped; start a new one"
-            )
-        if self._started:
-            return
-        self._started = True
+            raise LiveSessionError(f"this {self.mode_text} session was stopped; start a new one")
         try:
-            await self._login()
-            await self._load_master()
-            self._resolve_watchlist()
-            await self._start_trading()
+            await super().start()
         except LiveSessionError:
             await self.stop()
             raise
@@ -392,20 +313,30 @@ class _AngelSession:
                 f"the {self.mode_text} session could not start: {redact(str(exc))}; "
                 "`cockpit doctor` checks the Angel One setup step by step"
             ) from None
-        self.bus.attach_loop(asyncio.get_running_loop())
-        self._tasks.append(asyncio.create_task(self._feed_core(), name="session-core-feed"))
         log.info(
             "%s session started",
             self.mode_text,
             extra={"instruments": len(self.index), "watchlist": len(self.watchlist)},
         )
 
+    async def _open(self) -> None:
+        await self._login()
+        await self._load_master()
+        self._resolve_watchlist()
+        await self._start_trading()
+
+    async def _close(self) -> None:
+        try:
+            await self.rest.close()
+        except Exception:
+            log.exception("closing the Angel One REST client failed")
+
     async def _login(self) -> None:
         try:
             await self.rest.login()
         except AngelError as exc:
             raise LiveSessionError(
-                f"Angel One login failed: {redact(str(exc))}. Check the credentials "
+                f"Angel One login failed: {redact(str(exc)).rstrip('.')}. Check the credentials "
                 f"({', '.join(ENV_VARS.values())}, or `cockpit login`) and the REST URL "
                 f"{self.options.angelone.rest_url}; `cockpit doctor` explains each failure."
             ) from None
@@ -436,28 +367,21 @@ class _AngelSession:
         self.watchlist = [t.instrument for t in targets if t.instrument is not None]
 
     async def _start_trading(self) -> None:
-        raise LiveSessionError("a session kind must say how it trades")  # overridden
+        """Hook: build the kind's broker and market data and start the core."""
 
-    def _open_core(self, broker: Any, account: str, journal_path: Path, cash: int) -> TradingCore:
-        """Open the journal and build the core (started by the caller)."""
-        self.journal = Journal.open(journal_path)
-        risk = PreTradeRisk(self.options.risk or RiskConfig(), self.clock)
-        self.core = TradingCore(
-            broker=broker,
-            journal=self.journal,
-            instruments=self.by_token,
-            risk=risk,
-            portfolio=Portfolio(cash),
-            charges=ChargesModel(ANGEL_ONE),
-            clock=self.clock,
+    def _open_account(
+        self, broker: Broker, account: str, journal_path: Path, cash: int
+    ) -> TradingCore:
+        """The account's journal and core over ``broker`` (started by the caller)."""
+        return self._open_core(
+            broker,
             account=account,
-            phase_of=self._phase_of,
+            journal_path=journal_path,
+            cash=cash,
+            instruments=self.by_token,
+            clock=self.clock,
+            risk=self.options.risk,
         )
-        self._unsubscribe = self.core.subscribe(self._core_events.append)
-        return self.core
-
-    def _phase_of(self, exchange: Exchange) -> SessionPhase:
-        return self._phase()
 
     async def _ws_credentials(self) -> WsCredentials:
         """What the websockets log in with (the REST session's tokens)."""
@@ -475,21 +399,25 @@ class _AngelSession:
             market_data.subscribe(tokens, self.options.feed_mode)
 
     def _market_data(self) -> AngelMarketData | None:
+        """Hook: the session's market data (None before it exists)."""
         return None
 
     def subscribe(self, tokens: Iterable[str] | str, mode: FeedMode | None = None) -> None:
-        """Stream more instruments (the screen shows them); raises
-        :class:`~brokers.angelone.feed.SubscriptionError` for a token not in the master."""
+        """Stream more instruments (the screen shows them); tokens streamed already are left
+        as they are. Raises :class:`~brokers.angelone.feed.SubscriptionError` for a token not
+        in the master."""
         market_data = self._market_data()
         wanted = [tokens] if isinstance(tokens, str) else list(tokens)
-        if market_data is not None:
-            market_data.subscribe(wanted, mode or self.options.feed_mode)
         known = {i.token for i in self.watchlist}
-        for token in wanted:
+        new = [t for t in dict.fromkeys(wanted) if t not in known]
+        if market_data is not None and (new or mode is not None):
+            # An explicit mode re-subscribes every token asked for (in that mode).
+            market_data.subscribe(wanted if mode is not None else new,
+                                  mode or self.options.feed_mode)
+        for token in new:
             instrument = self.index.by_token(token)
-            if instrument is not None and token not in known:
+            if instrument is not None:
                 self.watchlist.append(instrument)
-                known.add(token)
 
     def unsubscribe(self, tokens: Iterable[str] | str) -> None:
         """Stop streaming instruments the screen no longer shows."""
@@ -510,165 +438,15 @@ class _AngelSession:
             len(tokens),
         )
 
-    async def _feed_core(self) -> None:
-        while True:
-            batch = await self._core_queue.get_batch(4096)
-            if not batch:
-                return
-            self._process(batch)
-
-    def _process(self, batch: list[MarketEvent]) -> None:
-        self._count(len(batch))
-        self.bars.on_events(batch)
-        self._before_core(batch)
-        quotes = [e for e in batch if isinstance(e, Quote)]
-        if self.core is not None:
-            self.core.on_quotes(quotes)
-        watched = self.alerts.tokens()
-        if watched:
-            for quote in quotes:
-                if quote.token in watched:
-                    self._fired.extend(
-                        self.alerts.on_quote(quote.token, quote.ltp, quote.close, quote.ts)
-                    )
-
-    def _before_core(self, batch: list[MarketEvent]) -> None:
-        """Hook: what sees every event before the core (the paper fill model)."""
-
-    def _count(self, n: int) -> None:
-        self.events_seen += n
-        start, count = self._rate_window
-        count += n
-        now = time.monotonic()
-        self._last_event_s = now
-        if now - start >= 1.0:
-            self._ticks_per_s = count / (now - start)
-            self._rate_window = (now, 0)
-        else:
-            self._rate_window = (start, count)
-
-    async def stop(self) -> None:
-        """Stop the feed, the core (journal flushed), the broker (logged out) and the HTTP
-        client; safe to call twice and after a failed start."""
-        if self._stopped:
-            return
-        self._stopped = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        await self._stop_market_data()
-        self.bus.close()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self.core is not None:
-            try:
-                await self.core.stop()
-            except Exception:
-                log.exception("stopping the core failed")
-        if self.journal is not None:
-            self.journal.close()
-        try:
-            await self.rest.close()
-        except Exception:
-            log.exception("closing the Angel One REST client failed")
-        log.info("%s session stopped", self.mode_text, extra={"events": self.events_seen})
-
-    async def _stop_market_data(self) -> None:
-        """Hook: stop a market-data feed the session owns itself."""
-
-    # -- what the UI drains each frame --------------------------------------------------------
-
-    def take_dirty(self) -> dict[str, Quote]:
-        """Latest quote of every instrument that changed since the last call (for the UI)."""
-        return self.bus.ui_view.take_dirty()
-
-    def latest(self, token: str) -> Quote | None:
-        """The latest quote of one instrument the UI has seen (or None)."""
-        return self.bus.ui_view.latest(token)
-
-    def ltp(self, token: str) -> int:
-        """Last traded price of one instrument in price units (0 before the first quote)."""
-        quote = self.bus.ui_view.latest(token)
-        return quote.ltp if quote is not None else 0
-
-    def take_new_trades(self) -> dict[str, list[TradePrint]]:
-        """Trade prints not yet shown, per token, oldest first (the Angel feed sends none)."""
-        return self.bus.ui_view.take_new_trades()
-
-    def tape(self, token: str) -> list[TradePrint]:
-        """The recent trade prints of one instrument, oldest first."""
-        return self.bus.ui_view.tape(token)
-
-    def take_core_events(self) -> list[CoreEvent]:
-        """Durable core events since the last call, oldest first."""
-        events = list(self._core_events)
-        self._core_events.clear()
-        return events
-
-    def take_alerts(self) -> list[AlertFired]:
-        """Price alerts fired since the last call, oldest first."""
-        fired = list(self._fired)
-        self._fired.clear()
-        return fired
-
-    def add_events(self, events: Iterable[CoreEvent]) -> None:
-        """Queue events for the UI as if the core had announced them."""
-        self._core_events.extend(events)
-
-    # -- status -------------------------------------------------------------------------------
-
-    def feed_state(self) -> str:
-        """``WAITING`` before the first quote, ``DOWN`` while the feed reconnects and nothing
-        comes, ``STALE`` while quotes come from REST polling or none came for a while in an open
-        market, ``CLOSED`` outside the session, else ``LIVE``."""
+    def _transport_state(self, seen_events: bool) -> str | None:
+        """``DOWN`` while the feed reconnects before any quote came, ``STALE`` while quotes
+        come from REST polling."""
         market_data = self._market_data()
-        if self._last_event_s is None:
-            if market_data is not None and market_data.status is FeedStatus.RECONNECTING:
-                return "DOWN"
-            return "WAITING"
-        if market_data is not None and market_data.stale_tokens:
-            return "STALE"
-        if self._phase() is SessionPhase.CLOSED:
-            return "CLOSED"
-        if time.monotonic() - self._last_event_s > STALE_AFTER_S:
-            return "STALE"
-        return "LIVE"
-
-    def status(self) -> StatusBarInfo:
-        """Figures for the status bar."""
-        stats = self.bus.stats()
-        lag = stats.consumer("core").lag.p99_ns / 1e6 if "core" in stats.delivered else 0.0
-        core = self.core
-        day_pnl = margin = open_orders = 0
-        risk_pct: float | None = None
-        kill = KillSwitchState.ARMED.value
-        if core is not None:
-            usage = core.risk_usage()
-            day_pnl = int(usage["day_pnl"])
-            margin = int(usage["margin_used"])
-            used = usage.get("daily_loss_used_pct")
-            risk_pct = None if used is None else float(used)
-            kill = str(usage["kill_switch"])
-            open_orders = int(usage["open_orders"])
-        now = self.clock.now_ns()
-        return StatusBarInfo(
-            mode=self.mode_text,
-            feed=self.feed_state(),
-            ticks_per_s=self._ticks_per_s,
-            lag_ms=lag,
-            day_pnl=day_pnl,
-            margin_used=margin,
-            risk_used_pct=risk_pct,
-            kill_switch=kill,
-            clock=to_ist(now).strftime("%H:%M:%S"),
-            phase=self._phase().value,
-            session_label=self.market.label,
-            open_orders=open_orders,
-        )
+        if market_data is None:
+            return None
+        if not seen_events:
+            return "DOWN" if market_data.status is FeedStatus.RECONNECTING else None
+        return "STALE" if market_data.stale_tokens else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -711,7 +489,7 @@ class LiveSession(_AngelSession):
         self.broker = broker
         self._wire_market_data(broker.market_data)
         cash = await self._available_cash()
-        core = self._open_core(broker, self.account_id, self.journal_path, cash)
+        core = self._open_account(broker, self.account_id, self.journal_path, cash)
         broker.set_order_lookup(core.oms.get)
         await core.start()
 
@@ -819,8 +597,12 @@ class LiveDataPaperSession(_AngelSession):
     def __init__(self, options: LiveSessionOptions) -> None:
         super().__init__(options)
         self.market_data: AngelMarketData | None = None
-        self.broker: PaperLiveBroker | None = None
-        self._last_phase: SessionPhase | None = None
+        self.fills: PaperFills | None = None
+
+    @property
+    def broker(self) -> PaperLiveBroker | None:
+        """The paper broker filling against the live quotes (None before :meth:`start`)."""
+        return self.fills.broker if self.fills is not None else None
 
     @property
     def journal_path(self) -> Path:
@@ -842,45 +624,29 @@ class LiveDataPaperSession(_AngelSession):
         )
         self.market_data = market_data
         self._wire_market_data(market_data)
-        broker = PaperLiveBroker(
+        fills = PaperFills(
             self.by_token,
             clock=self.clock,
-            config=self.options.fill,
-            rng=random.Random(self.options.seed),
             phase=self._phase,
+            config=self.options.fill,
+            seed=self.options.seed,
         )
-        self.broker = broker
+        self.fills = fills
         cash = rupees_to_units(self.options.starting_cash)
-        core = self._open_core(broker, PAPER_LIVE_ACCOUNT, self.journal_path, cash)
+        core = self._open_account(fills.broker, PAPER_LIVE_ACCOUNT, self.journal_path, cash)
         await core.start()
         await market_data.start()
-        self._last_phase = self._phase()
-        self._tasks.append(asyncio.create_task(self._watch_close(), name="paper-live-close"))
+        self._spawn(fills.watch_close(), "paper-live-close")
 
     def _before_core(self, batch: list[MarketEvent]) -> None:
-        broker = self.broker
-        if broker is None:
-            return
-        for event in batch:
-            broker.on_event(event)
-
-    async def _watch_close(self) -> None:
-        """Expire the day's paper orders when continuous trading ends."""
-        while True:
-            await asyncio.sleep(1.0)
-            self.check_close()
+        if self.fills is not None:
+            self.fills.on_events(batch)
 
     def check_close(self) -> bool:
         """Expire working paper orders if the market left continuous trading since the last
         check; True when it did."""
-        phase = self._phase()
-        was, self._last_phase = self._last_phase, phase
-        if was is SessionPhase.CONTINUOUS and phase is not SessionPhase.CONTINUOUS:
-            if self.broker is not None:
-                self.broker.expire_day_orders()
-            return True
-        return False
+        return self.fills.check_close() if self.fills is not None else False
 
-    async def _stop_market_data(self) -> None:
+    async def _close_feed(self) -> None:
         if self.market_data is not None:
             await self.market_data.stop()

@@ -99,7 +99,9 @@ class StatusBar(Widget):
         style = self.get_component_rich_style
         width = self.size.width or 160
         out = Text(no_wrap=True, overflow="ellipsis")
-        badge = "status-bar--paper" if info.mode.startswith("PAPER") else "status-bar--live"
+        # Paper fills in any form (PAPER, LIVE DATA / PAPER FILLS, REPLAY / PAPER FILLS) look
+        # like paper; only a session whose orders reach the broker gets the live badge.
+        badge = "status-bar--paper" if "PAPER" in info.mode else "status-bar--live"
         out.append(f" {info.mode} ", style=style(badge))
         feed_style = (
             style("status-bar--muted") if info.feed == "LIVE" else style("status-bar--warn")

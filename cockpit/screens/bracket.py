@@ -5,7 +5,9 @@ Stop and target are written as a price (``805``), points from the entry (``5pts`
 it (``1%``) or ATR multiples (``1.5atr``). Every edit re-runs :func:`engine.brackets.validate_spec`
 and, for price levels of a LIMIT entry, checks that the stop and the target sit on the right
 sides of the entry. The engine keeps at most one exit order live and sizes it to the open position,
-so a stop and a target can never both fill. Review works as for an order (focus on Edit).
+so a stop and a target can never both fill. Review works as for an order (focus on Edit). A
+session with a ``bracket_note`` (live: the exits are managed by the cockpit and protected only
+while it runs) shows it in the dialog and in the review.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from cockpit.screens.common import (
     read_qty,
 )
 from cockpit.screens.review import ReviewScreen
-from cockpit.session import PaperSession
+from cockpit.session_base import TradingSession
 from engine.brackets import BracketError, BracketSpec, ExitKind, ExitLevel, validate_spec
 from engine.core import KillSwitchBlockedError
 from engine.models import Instrument, OrderType, Product, Side
@@ -86,7 +88,7 @@ class BracketScreen(ModalScreen[str | None]):
 
     def __init__(
         self,
-        session: PaperSession,
+        session: TradingSession,
         instrument: Instrument,
         *,
         spec_fields: dict[str, Any] | None = None,
@@ -148,6 +150,8 @@ class BracketScreen(ModalScreen[str | None]):
                 yield Label("Product", classes="label")
                 yield ChoiceField(("MIS", "CNC", "NRML"), product.value, id="product")
             yield Static(id="check", classes="note")
+            if self.session.bracket_note:
+                yield Static(self.session.bracket_note, id="bracket-note", classes="note")
             yield Static(id="error", classes="error")
             yield Static("Enter/^r review · ←→ change a choice · Esc close", classes="note")
             with Horizontal(classes="buttons"):
@@ -279,8 +283,11 @@ class BracketScreen(ModalScreen[str | None]):
             return
         inst = self.instrument
         confirm = display_symbol(inst) if self.session.is_live else None
+        lines = self.describe(spec)
+        if self.session.bracket_note:
+            lines.append(self.session.bracket_note)
         self.app.push_screen(
-            ReviewScreen(f"Bracket {spec.side.value} {display_symbol(inst)}", self.describe(spec),
+            ReviewScreen(f"Bracket {spec.side.value} {display_symbol(inst)}", lines,
                          side=spec.side.value.lower(), confirm_symbol=confirm),
             lambda send: self._reviewed(bool(send), spec),
         )

@@ -22,7 +22,7 @@ from textual.suggester import Suggester
 from textual.widgets import Input, Static
 
 from cockpit.screens.ticket import TicketValues
-from cockpit.session import PaperSession
+from cockpit.session_base import TradingSession
 from engine.alerts import AlertError
 from engine.commands import (
     AlertCommand,
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 class CommandSuggester(Suggester):
     """Suggests the next word of a command (verbs, symbols, keywords)."""
 
-    def __init__(self, session: PaperSession) -> None:
+    def __init__(self, session: TradingSession) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
         self.session = session
 
@@ -84,7 +84,7 @@ class CommandBarScreen(ModalScreen[str | None]):
     ]
     AUTO_FOCUS = "#command"
 
-    def __init__(self, session: PaperSession, text: str = "") -> None:
+    def __init__(self, session: TradingSession, text: str = "") -> None:
         super().__init__()
         self.session = session
         self.initial = text

@@ -3,8 +3,11 @@
 Every edit re-runs :func:`engine.gtt.validate_rule` against the current LTP and shows its
 message (or what the rule will do). An OCO's legs are the lower and the upper trigger (for the
 exit of a long: stop-loss below, target above). Each leg places a LIMIT order when the LTP reaches
-its trigger. Review works as for an order (focus on Edit); the rule is created through
-``TradingCore.create_gtt`` (journaled before it is live).
+its trigger. Review works as for an order (focus on Edit). In a paper session the rule is created
+through ``TradingCore.create_gtt`` (journaled before it is live). In a live session it is placed
+**at the broker** (:class:`~cockpit.session_base.BrokerGttSession`, Angel One GTT rules), so it
+survives the cockpit closing: a single rule as one trigger, an OCO as Angel's rule with a
+stop-loss leg (the lower leg when selling, the upper leg when buying).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from brokers.angelone.errors import AngelApiError, AngelError
 from cockpit.screens.common import (
     FieldError,
     dialog_css,
@@ -27,7 +31,7 @@ from cockpit.screens.common import (
     read_qty,
 )
 from cockpit.screens.review import ReviewScreen
-from cockpit.session import PaperSession
+from cockpit.session_base import BrokerGttSession, TradingSession
 from engine.core import KillSwitchBlockedError
 from engine.gtt import GttError, GttKind, GttLeg, validate_rule
 from engine.models import Instrument, Product, Side
@@ -46,7 +50,7 @@ class GttScreen(ModalScreen[str | None]):
 
     def __init__(
         self,
-        session: PaperSession,
+        session: TradingSession,
         instrument: Instrument,
         *,
         kind: GttKind = GttKind.SINGLE,
@@ -60,6 +64,10 @@ class GttScreen(ModalScreen[str | None]):
         self.legs = legs
         self.side = legs[0].side if legs else side
         self.valid = False
+        self.broker_side: BrokerGttSession | None = (
+            session if session.is_live and isinstance(session, BrokerGttSession) else None
+        )
+        """Where a live session places the rule (None: the core's own GTT engine)."""
 
     def compose(self) -> ComposeResult:
         """The form."""
@@ -67,8 +75,8 @@ class GttScreen(ModalScreen[str | None]):
         scale = inst.price_scale
         legs = self.legs
         qty = legs[0].qty if legs else inst.lot_size
-        product = legs[0].product if legs else (Product.NRML if is_derivative(inst)
-                                                else Product.CNC)
+        product = legs[0].product if legs else (
+            Product.NRML if is_derivative(inst) and self.broker_side is None else Product.CNC)
 
         def price(n: int, attr: str) -> str:
             return format_price(getattr(legs[n], attr), scale) if len(legs) > n else ""
@@ -104,6 +112,10 @@ class GttScreen(ModalScreen[str | None]):
                 yield Label("Upper limit", classes="label")
                 yield Input(price(1, "limit"), id="limit-2")
             yield Static(id="check", classes="note")
+            if self.broker_side is not None:
+                yield Static("Placed at the broker: the rule stays active when the cockpit "
+                             "closes (Angel One takes NSE/BSE delivery, CNC, rules only).",
+                             id="where", classes="note")
             yield Static(id="error", classes="error")
             yield Static("Enter/^r review · ←→ change a choice · Esc close", classes="note")
             with Horizontal(classes="buttons"):
@@ -234,9 +246,44 @@ class GttScreen(ModalScreen[str | None]):
 
     @work(exclusive=True, group="gtt-create")
     async def _create(self, kind: GttKind, legs: tuple[GttLeg, ...]) -> None:
+        if self.broker_side is not None:
+            await self._create_at_broker(self.broker_side, kind, legs)
+            return
         try:
             rule = await self.session.trading.create_gtt(self.instrument.token, kind, legs)
         except (GttError, KillSwitchBlockedError) as exc:
             self.query_one("#error", Static).update(f"Refused: {exc}")
             return
         self.dismiss(f"GTT {rule.id} created ({kind.value})")
+
+    async def _create_at_broker(
+        self, broker: BrokerGttSession, kind: GttKind, legs: tuple[GttLeg, ...]
+    ) -> None:
+        """Place the rule at the broker: a single trigger, or an OCO whose stop-loss leg is the
+        lower one when selling (exit of a long) and the upper one when buying."""
+        first = legs[0]
+        target, stop = first, None
+        if kind is GttKind.OCO:
+            lower, upper = legs
+            target, stop = (upper, lower) if first.side is Side.SELL else (lower, upper)
+        error = self.query_one("#error", Static)
+        try:
+            rule_id = await broker.create_broker_gtt(
+                self.instrument.token,
+                first.side,
+                first.qty,
+                target.limit,
+                target.trigger,
+                product=first.product,
+                oco_stoploss_price=stop.limit if stop is not None else None,
+                oco_stoploss_trigger=stop.trigger if stop is not None else None,
+            )
+        except (ValueError, AngelApiError) as exc:  # WireError is a ValueError
+            error.update(f"Refused: {exc}")
+            return
+        except AngelError as exc:
+            error.update(f"Outcome unknown: {exc}. Check the GTT rules at the broker before "
+                         "placing it again.")
+            return
+        self.dismiss(f"GTT {rule_id} placed at the broker ({kind.value}); it stays active when "
+                     "the cockpit closes")

@@ -18,13 +18,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from cockpit.screens.common import dialog_css
-from cockpit.session import PaperSession
+from cockpit.session_base import TradingSession
 from engine.gtt import GttStatus
 from engine.kill_switch import REARM_PHRASE, KillSwitchError, KillSwitchState
 from keymaps import default_bindings
 
 
-def kill_plan_lines(session: PaperSession) -> list[str]:
+def kill_plan_lines(session: TradingSession) -> list[str]:
     """What a manual kill would do now, in numbers."""
     core = session.trading
     orders = len([o for o in core.open_orders() if not o.external])
@@ -53,7 +53,7 @@ class KillSwitchScreen(ModalScreen[str | None]):
         b for b in default_bindings("Ticket") if b.action == "close"
     ]
 
-    def __init__(self, session: PaperSession) -> None:
+    def __init__(self, session: TradingSession) -> None:
         super().__init__()
         self.session = session
 

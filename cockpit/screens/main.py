@@ -6,6 +6,9 @@ the depth ladder stay), and under 36 rows the blotter shrinks. Nothing here repa
 :meth:`MainScreen.frame` runs on the app's frame timer, drains what changed since the last frame
 and hands it to the widgets inside one ``batch_update``. The chart takes the forming bar every
 frame but redraws at most once a second (or at once when a bar closes or the series changes).
+The screen asks the session to stream the shown watchlist and the focused instrument
+(``session.subscribe``) when a list is loaded, switched or added to: a live feed streams only what
+is subscribed.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ class MainScreen(Screen[None]):
         self._interval = Interval.M1
         self._overlays: tuple[Overlay, ...] = OVERLAY_SETS[1]
         self._dirty_tabs: set[str] = {"orders", "trades", "gtt", "brackets"}
+        self._streamed: set[str] = set()
+        self._list_shown: str | None = None
         self.frames = 0
 
     @property
@@ -100,10 +105,35 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Show the first instrument of the watchlist."""
-        first = self.query_one(Watchlist).cursor_instrument
+        """Stream the shown watchlist and show its first instrument."""
+        watchlist = self.query_one(Watchlist)
+        self._stream_shown()
+        first = watchlist.cursor_instrument
         if first is not None:
             self.set_instrument(first)
+
+    def _stream_shown(self) -> None:
+        """Ask the session to stream the shown list and the focused instrument (a live feed
+        streams only what is subscribed; the simulated market and a replay stream everything).
+        Asked once per instrument; a token the feed refuses is reported, not fatal."""
+        watchlist = self.query_one(Watchlist)
+        self._list_shown = watchlist.list_name
+        wanted = [i.token for i in watchlist.instruments]
+        if self._instrument is not None:
+            wanted.append(self._instrument.token)
+        new = [t for t in dict.fromkeys(wanted) if t not in self._streamed]
+        if not new:
+            return
+        self._streamed.update(new)
+        session = self.cockpit.session
+        try:
+            session.subscribe(new)
+        except ValueError:  # SubscriptionError: one is not in the master / not on the feed
+            for token in new:  # stream the others; say which one was refused
+                try:
+                    session.subscribe(token)
+                except ValueError as exc:
+                    self.notify(f"not streamed: {exc}", severity="warning")
 
     # -- the focused instrument ---------------------------------------------------------------
     def set_instrument(self, instrument: Instrument | None) -> None:
@@ -120,6 +150,8 @@ class MainScreen(Screen[None]):
         chart.set_instrument(instrument)
         if instrument is None:
             return
+        if instrument.token not in self._streamed:
+            self._stream_shown()
         quote = session.latest(instrument.token)
         if quote is not None:
             ladder.apply_quote(quote)
@@ -247,6 +279,8 @@ class MainScreen(Screen[None]):
     # -- pane messages ------------------------------------------------------------------------
     @on(Watchlist.Highlighted)
     def _highlighted(self, event: Watchlist.Highlighted) -> None:
+        if self.query_one(Watchlist).list_name != self._list_shown:
+            self._stream_shown()  # another list is shown
         self.set_instrument(event.instrument)
 
     @on(Watchlist.DepthRequested)
@@ -261,6 +295,7 @@ class MainScreen(Screen[None]):
     @on(Watchlist.ListsChanged)
     def _lists_changed(self, event: Watchlist.ListsChanged) -> None:
         self.cockpit.save_watchlists(event.lists)
+        self._stream_shown()
 
     @on(DepthLadder.LevelSelected)
     def _level(self, event: DepthLadder.LevelSelected) -> None:

@@ -32,7 +32,7 @@ from cockpit.screens.common import (
     read_qty,
 )
 from cockpit.screens.review import ReviewScreen
-from cockpit.session import PaperSession
+from cockpit.session_base import TradingSession
 from engine.clock import ist_date
 from engine.intent import OrderIntent, intent_errors
 from engine.models import Instrument, OrderType, Product, Side, Validity
@@ -101,7 +101,7 @@ class TicketScreen(ModalScreen[TicketOutcome | None]):
 
     def __init__(
         self,
-        session: PaperSession,
+        session: TradingSession,
         instrument: Instrument,
         values: TicketValues,
         *,

@@ -49,7 +49,9 @@ def make_app(root: Path, config: CockpitConfig | None = None, **options: Any) ->
 
 async def step(app: CockpitApp, pilot: Pilot[Any], seconds: float = 1.0) -> None:
     """Move the market ``seconds``, then run one UI frame and let the screen settle."""
-    await app.session.step(seconds)
+    session = app.session
+    assert isinstance(session, PaperSession), "step() moves the stepped paper market only"
+    await session.step(seconds)
     app.frame()
     await pilot.pause()
 
