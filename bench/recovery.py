@@ -3,14 +3,24 @@
 Prints one figure per line (``name: value unit``):
 
 * ``recovery_s``: wall time of :meth:`TradingCore.start` on a journal of ``--events`` events
-  (default 1,000,000) until it returns ready: the whole journal read and decoded, every order
-  rebuilt through the OMS, every fill applied to the portfolio with its charges, GTT rules
-  restored, margins blocked for working orders, the paper broker connected and the working
-  orders re-entered in the (fresh) simulated market.
-* ``recovery_events_per_s``: events replayed per second.
+  (default 1,000,000) with the snapshots a running core writes, until it returns ready: the
+  latest snapshot loaded (orders, positions, charges, GTT rules, brackets, kill switch, the
+  day's fills), the events after it read and replayed, margins blocked for working orders, the
+  paper broker connected and the working orders re-entered in the (fresh) simulated market.
+  The restart is after a crash in the afternoon of the last day (no snapshot on stop), so the
+  whole day so far is replayed.
+* ``recovery_full_replay_s``: the same start on a copy of the journal without its snapshots:
+  every event replayed (what every start cost before snapshots).
+* ``recovery_events_per_s``: events in the journal per second of ``recovery_s``.
 * ``recovered``: what the core holds afterwards (orders, fills, open orders, GTT rules), as a
   check that the replay did the work.
-* ``generate_s``: time taken to write the journal (not part of the figure above).
+* ``generate_s``: time taken to write the journal (not part of the figures above).
+
+The snapshots come from the core's own code path: while the journal is written, a
+:class:`TradingCore` on it takes each trading day's records (through its replay, which builds
+exactly the state the live path builds), rolls over to the next day like the live core does at
+the first quote of a day (dropping the previous days' finished orders and fills) and writes its
+snapshots as the live core would: at each day change and every ``snapshot_every`` records.
 
 The journal is written like the core writes it, with :meth:`Journal.append_nowait` (the
 ``synchronous=NORMAL`` setting only speeds up writing it), and holds what a busy paper account
@@ -32,6 +42,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
+import sqlite3
 import tempfile
 import time
 from datetime import date, timedelta
@@ -88,6 +100,18 @@ class Writer:
         self.per_day = per_day
         self.ts = ist_ns(first_day, dtime(9, 15))
         self.count = 0
+        self.pending: list[tuple[str, dict[str, Any]]] = []  # written, not yet given to the core
+
+    def append(self, kind: str, payload: dict[str, Any], coid: str | None) -> None:
+        self.journal.append_nowait(kind, payload, account=ACCOUNT, client_order_id=coid,
+                                   ts=self.ts)
+        self.pending.append((kind, payload))
+        self.count += 1
+
+    @property
+    def day(self) -> int:
+        """Index of the trading day the next event falls on."""
+        return self.count // self.per_day
 
     def tick(self) -> None:
         """Advance the clock: events are spread over the session, one trading day after another."""
@@ -96,37 +120,86 @@ class Writer:
 
     def order(self, event: Any) -> None:
         self.tick()
-        self.journal.append_nowait(K_ORDER, event_to_dict(event), account=ACCOUNT,
-                                   client_order_id=event.client_order_id, ts=self.ts)
-        self.count += 1
+        self.append(K_ORDER, event_to_dict(event), event.client_order_id)
 
     def fill(self, event: OrderFilled, side: Side, product: Product, token: str) -> None:
         self.tick()
         charges = max(1, event.qty * event.price // 3_000)
         payload = {"event": event_to_dict(event), "charges": charges, "product": product.value,
                    "side": side.value, "token": token, "strategy_id": "manual"}
-        self.journal.append_nowait(K_FILL, payload, account=ACCOUNT,
-                                   client_order_id=event.client_order_id, ts=self.ts)
-        self.count += 1
+        self.append(K_FILL, payload, event.client_order_id)
 
     def gtt(self, rule: Any) -> None:
         self.tick()
-        self.journal.append_nowait(K_GTT, {"rule": rule.to_dict()}, account=ACCOUNT, ts=self.ts)
-        self.count += 1
+        self.append(K_GTT, {"rule": rule.to_dict()}, None)
 
 
-def generate(
+def build_core(
+    journal: Journal, stocks: list[Instrument], prices: dict[str, int], clock: SimClock
+) -> TradingCore:
+    """A paper core over a fresh simulated market, as the cockpit builds it."""
+    market = SimulatedMarket(
+        stocks, prices, seed=1,
+        config=SimulatorConfig(mode=SessionMode.ALWAYS_OPEN, events_per_s=5), clock=clock,
+    )
+    return TradingCore(
+        broker=PaperBroker(market), journal=journal, instruments={i.token: i for i in stocks},
+        risk=PreTradeRisk(RiskConfig(), clock), portfolio=Portfolio(CASH),
+        charges=ChargesModel(ANGEL_ONE), clock=clock, account=ACCOUNT,
+        phase_of=lambda _exchange: SessionPhase.CONTINUOUS,
+    )
+
+
+class Snapshotter:
+    """The live core's snapshot policy, applied to a core that takes the records as written."""
+
+    def __init__(self, core: TradingCore, clock: SimClock, write: Writer) -> None:
+        self.core = core
+        self.clock = clock
+        self.write = write
+        self.written = 0
+
+    async def catch_up(self, next_day: date | None = None) -> None:
+        """Apply what was written since the last call; roll over to ``next_day`` if given."""
+        core = self.core
+        records, self.write.pending = self.write.pending, []
+        if records:
+            core._apply_replay(records)
+        if next_day is not None:
+            at = ist_ns(next_day, dtime(9, 0))
+            self.clock.set(at)
+            core._roll_day(at)  # what the first quote of the day does: prune, then snapshot
+        core._maybe_snapshot()  # what every journal write does: snapshot every N records
+        before = core._snapshot_seq
+        await core.settle()
+        if core._snapshot_seq != before:
+            self.written += 1
+
+
+async def generate(
     path: Path, events: int, days: int, stocks: list[Instrument], prices: dict[str, int]
-) -> int:
-    """Write about ``events`` realistic events over ``days`` days; returns how many."""
+) -> tuple[int, int]:
+    """Write about ``events`` realistic events over ``days`` days, with the snapshots a running
+    core writes; returns how many events and snapshots."""
     rng = random.Random(7)
     journal = Journal.open(path, synchronous="NORMAL")
-    write = Writer(journal, DAY - timedelta(days=days - 1), -(-events // days))
+    first_day = DAY - timedelta(days=days - 1)
+    write = Writer(journal, first_day, -(-events // days))
+    clock = SimClock(ist_ns(first_day, dtime(9, 0)))
+    core = build_core(journal, stocks, prices, clock)
+    await core.start()  # an empty journal: nothing to replay
+    snap = Snapshotter(core, clock, write)
+    day = 0
     gtts = GttBook(id_factory=None)
     live_gtts: list[str] = []
     n = 0
     trade = 0
     while write.count < events:
+        if write.day != day:
+            day = write.day
+            await snap.catch_up(first_day + timedelta(days=day))
+        elif len(write.pending) >= 5_000:
+            await snap.catch_up()
         n += 1
         stock = rng.choice(stocks)
         token, tick = stock.token, stock.tick_size
@@ -182,32 +255,46 @@ def generate(
                 ),), ltp, write.ts, tick)
                 live_gtts.append(rule.id)
                 write.gtt(rule)
-    journal.flush_nowait().result()
+    await snap.catch_up()
+    await journal.flush()
+    await core.broker.close()  # no stop(): the restart below is after a crash, mid-day
     journal.close()
-    return write.count
+    return write.count, snap.written
 
 
 async def recover(path: Path, stocks: list[Instrument], prices: dict[str, int]) -> tuple[
-    float, TradingCore
+    float, int, TradingCore
 ]:
+    """Time ``start()`` of a core on the journal at ``path``; returns (seconds, records
+    replayed, the core)."""
     clock = SimClock(ist_ns(DAY, dtime(15, 45)))
-    market = SimulatedMarket(
-        stocks, prices, seed=1,
-        config=SimulatorConfig(mode=SessionMode.ALWAYS_OPEN, events_per_s=5), clock=clock,
-    )
     journal = Journal.open(path)
-    core = TradingCore(
-        broker=PaperBroker(market), journal=journal, instruments={i.token: i for i in stocks},
-        risk=PreTradeRisk(RiskConfig(), clock), portfolio=Portfolio(CASH),
-        charges=ChargesModel(ANGEL_ONE), clock=clock, account=ACCOUNT,
-        phase_of=lambda _exchange: SessionPhase.CONTINUOUS,
-    )
+    core = build_core(journal, stocks, prices, clock)
     start = time.perf_counter()
-    await core.start()
+    replayed = await core.start()
     elapsed = time.perf_counter() - start
-    await core.stop()
+    await core.broker.close()  # no stop(): it would add a snapshot to the journal
     journal.close()
-    return elapsed, core
+    return elapsed, replayed, core
+
+
+def copy_without_snapshots(path: Path, copy: Path) -> None:
+    """Copy the (closed) journal and delete its snapshots: start() must replay every event."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    shutil.copy(path, copy)
+    conn = sqlite3.connect(copy)
+    conn.execute("DELETE FROM snapshots")
+    conn.commit()
+    conn.close()
+
+
+def summary(core: TradingCore) -> str:
+    """What the core holds after a start."""
+    return (f"{len(core.orders())} orders, {len(core.trades())} fills today, "
+            f"{len(core.open_orders())} open orders, {len(core.gtts())} GTT rules, "
+            f"{len(core.positions())} positions")
 
 
 def main() -> None:
@@ -222,16 +309,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cockpit-bench-recovery-") as tmp:
         path = Path(tmp) / "journal.sqlite"
         started = time.perf_counter()
-        written = generate(path, args.events, args.days, stocks, prices)
+        written, snapshots = asyncio.run(generate(path, args.events, args.days, stocks, prices))
         generate_s = time.perf_counter() - started
-        elapsed, core = asyncio.run(recover(path, stocks, prices))
-    gtt_rules = len(core.gtts())
+        full_path = Path(tmp) / "journal-no-snapshots.sqlite"
+        copy_without_snapshots(path, full_path)
+        elapsed, tail, core = asyncio.run(recover(path, stocks, prices))
+        full_elapsed, full_count, full_core = asyncio.run(recover(full_path, stocks, prices))
+    assert core.restored_from is not None and full_core.restored_from is None
+    assert summary(core) == summary(full_core), (summary(core), summary(full_core))
     print(f"recovery_s: {elapsed:.2f} s")
+    print(f"recovery_full_replay_s: {full_elapsed:.2f} s")
+    print(f"recovery_speedup: {full_elapsed / elapsed:.1f} x")
     print(f"recovery_events_per_s: {written / elapsed:.0f} events/s")
-    print(f"recovered: {len(core.orders())} orders, {len(core.trades())} fills, "
-          f"{len(core.open_orders())} open orders, {gtt_rules} GTT rules")
+    print(f"recovered: {summary(core)}; snapshot at seq {core.restored_from}, "
+          f"{tail} records after it replayed (full replay: {full_count})")
     print(f"generate_s: {generate_s:.1f} s")
-    print(f"setup: {written} events over {args.days} trading days")
+    print(f"setup: {written} events over {args.days} trading days, {snapshots} snapshots")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,13 @@ The safe path, always in this order::
 * Broker events (acks, fills, cancels...) are applied to the OMS at once, journaled (group
   commit), and announced to subscribers only once they are durable, so the screen never shows a
   fill that a crash could take back.
-* On start the whole state (orders, positions, P&L, funds, kill switch) is rebuilt by replaying
-  the journal; working orders are handed to the broker's ``resume``.
+* On start the whole state (orders, positions, P&L, funds, kill switch) is rebuilt from the
+  journal's latest snapshot plus the events after it (or from every event when there is no usable
+  snapshot); working orders are handed to the broker's ``resume``.
+* Snapshots (:meth:`TradingCore.write_snapshot`) are written on a clean :meth:`TradingCore.stop`,
+  every ``snapshot_every`` journal records and after an IST day change. At a day change the
+  previous days' finished orders, fills, GTT rules and brackets leave the working set (the
+  journal keeps them for ``cockpit export``), so memory and snapshots stay the size of a day.
 
 The core runs on one asyncio loop and never blocks it.
 """
@@ -19,10 +24,11 @@ The core runs on one asyncio loop and never blocks it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from datetime import time as dtime
 from fractions import Fraction
 from typing import Any
@@ -39,7 +45,7 @@ from engine.charges import ChargesModel
 from engine.clock import Clock, SessionPhase, ist_date, ist_ns
 from engine.gtt import GttKind, GttLeg, GttRule
 from engine.intent import OrderIntent
-from engine.journal import Journal
+from engine.journal import Journal, Snapshot
 from engine.kill_switch import KillSwitch, KillSwitchPlan, KillSwitchSource, KillSwitchState
 from engine.margin import order_margin
 from engine.models import (
@@ -76,6 +82,7 @@ from engine.portfolio import Portfolio, PositionView
 from engine.protection import K_BRACKETS, K_GTT, Protection
 from engine.rate_limit import OrderAction
 from engine.risk import PreTradeRisk
+from engine.risk_meters import OrderToTradeMeter
 from engine.risk_types import OrderCheck, RiskDecision, RiskRejection, RiskState, RiskWarning
 
 log = logging.getLogger("engine.core")
@@ -85,6 +92,11 @@ K_ORDER = "order"
 K_FILL = "fill"
 K_KILL = "kill_switch"
 K_NOTE = "note"
+
+SNAPSHOT_VERSION = 1
+"""Version of the core snapshot format (:meth:`TradingCore.write_snapshot`)."""
+DEFAULT_SNAPSHOT_EVERY = 20_000
+"""Journal records between two background snapshots."""
 
 PhaseOf = Callable[[Exchange], SessionPhase]
 
@@ -147,7 +159,13 @@ class TradingCore:
         account: str,
         phase_of: PhaseOf,
         oms: OMS | None = None,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
     ) -> None:
+        if type(snapshot_every) is not int or snapshot_every < 0:
+            raise ValueError(
+                f"snapshot_every must be a whole number of journal records >= 0 (0 = only on "
+                f"stop), got {snapshot_every!r}"
+            )
         self.broker = broker
         self.journal = journal
         self.instruments = instruments
@@ -176,6 +194,18 @@ class TradingCore:
         self._started = False
         self._capital_base = portfolio.funds().equity
         self.protection = Protection(self)
+        self.snapshot_every = snapshot_every
+        self.restored_from: int | None = None
+        """Seq of the snapshot ``start()`` restored from; None after a full replay."""
+        self._snapshot_seq = 0
+        self._snapshot_tried_seq = 0
+        self._snapshots_off = False
+        self._snapshot_task: asyncio.Task[Snapshot | None] | None = None
+        self._unapplied: dict[int, int] = {}  # first seq of journaled-not-yet-applied -> count
+        self._next_day_ns = 0
+        # Snapshot dicts of orders and fills, reused while unchanged (capture runs on the loop).
+        self._order_dicts: dict[ClientOrderId, tuple[Order, tuple[int, int, int], Any]] = {}
+        self._fill_dicts: dict[tuple[str, str], tuple[Fill, dict[str, Any]]] = {}
         broker.set_event_sink(self._on_broker_event)
 
     # ------------------------------------------------------------------ lifecycle
@@ -185,8 +215,11 @@ class TradingCore:
 
         Returns the number of journal records replayed.
         """
-        replayed = await asyncio.to_thread(self._collect_journal)
+        snapshot, replayed = await asyncio.to_thread(self._collect_journal)
+        if snapshot is not None and not self._restore(snapshot):
+            replayed = await asyncio.to_thread(self._collect_records, 0)
         count = self._apply_replay(replayed)
+        self._roll_day(self.clock.now_ns(), snapshot=False)
         await self.broker.connect()
         working = [o for o in self.oms.open_orders() if not o.external]
         if working:
@@ -199,13 +232,45 @@ class TradingCore:
         return count
 
     async def stop(self) -> None:
-        """Flush the journal and close the broker (the journal is closed by its owner)."""
+        """Flush the journal, write a snapshot and close the broker (the journal is closed by its
+        owner)."""
+        snapshotting = self._snapshot_task
         for task in list(self._tasks):
-            task.cancel()
+            if task is not snapshotting:
+                task.cancel()
         await self.protection.stop()
+        if snapshotting is not None:
+            with contextlib.suppress(Exception):
+                await snapshotting
         if not self.journal.closed and not self.journal.halted:
             await self.journal.flush()
+            if self._can_snapshot():
+                try:
+                    await self.write_snapshot()
+                except Exception:
+                    log.exception("snapshot on stop failed; the next start replays the journal")
+        self._snapshots_off = True
         await self.broker.close()
+
+    async def write_snapshot(self) -> Snapshot | None:
+        """Flush the journal, then store the whole rebuildable state as a snapshot.
+
+        The snapshot covers the journal up to its last record (lower, if a journaled order
+        event is still being applied), and holds the OMS, the portfolio, the charges model's
+        day state, the GTT book and brackets, the kill switch, the order-to-trade meter and the
+        day's fills. The state is captured at once on the loop; encoding and writing it run in
+        a thread. Returns the stored snapshot, or None before :meth:`start` finished (a partial
+        state must never be saved) or when the journal is closed or halted.
+        """
+        if not self._can_snapshot():
+            return None
+        await self.journal.flush()
+        if not self._can_snapshot():
+            return None
+        seq, state = self._capture_state()
+        snapshot = await asyncio.to_thread(asyncio.run, _store_snapshot(self.journal, seq, state))
+        self._snapshot_seq = max(self._snapshot_seq, snapshot.seq)
+        return snapshot
 
     async def settle(self) -> None:
         """Wait until follow-up work is done: GTT fires and bracket actions carried out, kill
@@ -592,6 +657,8 @@ class TradingCore:
 
     def on_quotes(self, quotes: Iterable[Quote]) -> None:
         """A batch of quotes, in order; then the account-level risk monitor once."""
+        if self._started:
+            self._roll_day(self.clock.now_ns())
         for quote in quotes:
             self.on_quote(quote)
         if self._started:
@@ -618,6 +685,8 @@ class TradingCore:
     # ------------------------------------------------------------------ broker events
 
     def _on_broker_event(self, event: OrderEvent) -> None:
+        if self._started:
+            self._roll_day(self.clock.now_ns())
         result = self.oms.apply(event)
         if result.is_problem:
             log.warning("order event not applied: %s", result.message,
@@ -689,8 +758,20 @@ class TradingCore:
     # ------------------------------------------------------------------ journal
 
     async def _journal_events(self, events: list[OrderEvent]) -> None:
-        await self._journal([(K_ORDER, event_to_dict(e)) for e in events],
-                            events[0].client_order_id if events else None)
+        """Journal order events that the caller applies right after this returns.
+
+        Until then the journal is ahead of the state: a snapshot taken meanwhile must not claim
+        to cover these records, so their first seq is held in ``_unapplied``.
+        """
+        first = self.journal.last_seq + 1
+        self._unapplied[first] = self._unapplied.get(first, 0) + 1
+        try:
+            await self._journal([(K_ORDER, event_to_dict(e)) for e in events],
+                                events[0].client_order_id if events else None)
+        finally:
+            left = self._unapplied.pop(first) - 1
+            if left:
+                self._unapplied[first] = left
 
     async def _journal(
         self, records: list[tuple[str, dict[str, Any]]], client_order_id: str | None = None
@@ -700,6 +781,7 @@ class TradingCore:
                                 client_order_id=client_order_id)
             for kind, payload in records
         ]
+        self._maybe_snapshot()
         if futures:
             await futures[-1]
 
@@ -711,6 +793,7 @@ class TradingCore:
                                 client_order_id=client_order_id)
             for kind, payload in records
         ]
+        self._maybe_snapshot()
         return futures[-1]
 
     async def _journal_rejection(
@@ -737,10 +820,173 @@ class TradingCore:
         self.oms.apply(rejected)
         self._announce(CoreEvent("order", order=self.oms.get(coid), message=str(rejection)))
 
+    # ------------------------------------------------------------------ snapshots and days
+
+    def _can_snapshot(self) -> bool:
+        return (self._started and not self._snapshots_off and not self.journal.closed
+                and not self.journal.halted)
+
+    def _maybe_snapshot(self) -> None:
+        """Start a background snapshot once ``snapshot_every`` records were journaled."""
+        if (
+            self.snapshot_every
+            and self._snapshot_task is None
+            and self.journal.last_seq - self._snapshot_tried_seq >= self.snapshot_every
+            and self._can_snapshot()
+        ):
+            self._start_snapshot()
+
+    def _start_snapshot(self) -> None:
+        if self._snapshot_task is not None:
+            return
+        self._snapshot_tried_seq = self.journal.last_seq
+        task = asyncio.ensure_future(self._background_snapshot())
+        self._snapshot_task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    async def _background_snapshot(self) -> Snapshot | None:
+        try:
+            return await self.write_snapshot()
+        except Exception:
+            log.exception("background snapshot failed; the journal still holds every event")
+            return None
+        finally:
+            self._snapshot_task = None
+
+    def _capture_state(self) -> tuple[int, dict[str, Any]]:
+        """``(seq, state)``: everything the core rebuilds on start, as plain exact JSON data,
+        and the last journal record it covers. Synchronous, so nothing changes meanwhile."""
+        seq = min(self._unapplied) - 1 if self._unapplied else self.journal.last_seq
+        portfolio = self.portfolio.to_dict()
+        portfolio["blocks"] = {}  # start() blocks the working orders' margin again
+        state: dict[str, Any] = {
+            "version": SNAPSHOT_VERSION,
+            "account": self.account,
+            "ts": self.clock.now_ns(),
+            "oms": self._oms_dict(),
+            "portfolio": portfolio,
+            "charges": self.charges.to_dict(),
+            "protection": self.protection.to_dict(),
+            "kill_switch": self.kill_switch.to_dict(),
+            "otr": self.risk.otr.to_dict(),
+            "fills": self._fills_list(),
+        }
+        return seq, state
+
+    def _oms_dict(self) -> dict[str, Any]:
+        """``oms.to_dict()``, reusing the dicts of orders that did not change since the last
+        snapshot (every change of an order appends to its history)."""
+        data = self.oms.to_dict_shell()
+        cache: dict[ClientOrderId, tuple[Order, tuple[int, int, int], Any]] = {}
+        orders = []
+        for order in self.oms.all_orders():
+            version = (len(order.history), order.last_fill_ts, order.last_venue_ts)
+            hit = self._order_dicts.get(order.client_order_id)
+            raw = hit[2] if hit is not None and hit[0] is order and hit[1] == version else (
+                order.to_dict())
+            cache[order.client_order_id] = (order, version, raw)
+            orders.append(raw)
+        self._order_dicts = cache
+        data["orders"] = orders
+        return data
+
+    def _fills_list(self) -> list[dict[str, Any]]:
+        cache: dict[tuple[str, str], tuple[Fill, dict[str, Any]]] = {}
+        out = []
+        for fill in self._fills:
+            key = (fill.token, fill.trade_id)
+            hit = self._fill_dicts.get(key)
+            raw = hit[1] if hit is not None and hit[0] is fill else _fill_to_dict(fill)
+            cache[key] = (fill, raw)
+            out.append(raw)
+        self._fill_dicts = cache
+        return out
+
+    def _restore(self, snapshot: Snapshot) -> bool:
+        """Load every component from ``snapshot``; False (and nothing changed) if it cannot be
+        used, in which case the caller replays the whole journal."""
+        data = snapshot.state
+        saved_protection = self.protection.to_dict()
+        saved_charges = self.charges.to_dict()
+        try:
+            if data.get("version") != SNAPSHOT_VERSION:
+                raise ValueError(
+                    f"snapshot format version {data.get('version')!r}; this cockpit reads "
+                    f"version {SNAPSHOT_VERSION}"
+                )
+            if data.get("account") != self.account:
+                raise ValueError(
+                    f"snapshot is of account {data.get('account')!r}, not {self.account!r}"
+                )
+            saved = data["portfolio"]
+            delta = self.portfolio.cash - int(saved["cash"])  # the configured cash wins
+            portfolio = Portfolio.from_dict(
+                {**saved, "cash": self.portfolio.cash, "blocks": {},
+                 "day_start_equity": int(saved["day_start_equity"]) + delta,
+                 "peak": int(saved["peak"]) + delta},
+                self.portfolio.rules,
+            )
+            risk = PreTradeRisk(
+                self.risk.config,
+                self.clock,
+                kill_switch=KillSwitch.from_dict(data["kill_switch"]),
+                rate_limiter=self.risk.rate_limiter,
+                otr_meter=OrderToTradeMeter.from_dict(data["otr"]),
+            )
+            fills = [_fill_from_dict(raw) for raw in data["fills"]]
+            self.protection.load_dict(data["protection"])
+            self.charges.load_state(data["charges"])
+            self.oms.load_dict(data["oms"])
+        except Exception as exc:
+            self.protection.load_dict(saved_protection)
+            self.charges.load_state(saved_charges)
+            log.error(
+                "journal snapshot at seq %d cannot be restored (%s: %s); rebuilding from every "
+                "journal record instead", snapshot.seq, type(exc).__name__, exc,
+            )
+            return False
+        for name in Portfolio.__slots__:
+            setattr(self.portfolio, name, getattr(portfolio, name))
+        self.risk = risk
+        self._fills = fills
+        self.restored_from = self._snapshot_seq = self._snapshot_tried_seq = snapshot.seq
+        return True
+
+    def _roll_day(self, now: int, *, snapshot: bool = True) -> None:
+        """At an IST day change: drop the previous days' finished orders, fills, GTT rules and
+        brackets from the working set (the journal keeps them), then snapshot the smaller
+        state."""
+        if now < self._next_day_ns:
+            return
+        day = _ist_date(now)
+        day_start = ist_ns(day, dtime(0, 0))
+        self._next_day_ns = ist_ns(day + timedelta(days=1), dtime(0, 0))
+        if self._prune(day_start) and snapshot and self._started:
+            self._start_snapshot()
+
+    def _prune(self, before_ts: int) -> int:
+        dropped = self.oms.prune_terminal(before_ts, self.protection.live_order_ids())
+        kept = [f for f in self._fills if f.ts >= before_ts]
+        dropped += len(self._fills) - len(kept)
+        self._fills = kept
+        return dropped + self.protection.prune(before_ts)
+
     # ------------------------------------------------------------------ replay
 
-    def _collect_journal(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(rec.kind, rec.payload) for rec in self.journal.replay()]
+    def _collect_journal(self) -> tuple[Snapshot | None, list[tuple[str, dict[str, Any]]]]:
+        """The latest usable snapshot (None if there is none or it cannot be read) and the
+        records after it. Runs in a thread."""
+        try:
+            snapshot = self.journal.latest_snapshot()
+        except Exception as exc:
+            log.error("the journal's latest snapshot cannot be read (%s); rebuilding from every "
+                      "journal record instead", exc)
+            snapshot = None
+        return snapshot, self._collect_records(snapshot.seq + 1 if snapshot else 0)
+
+    def _collect_records(self, from_seq: int) -> list[tuple[str, dict[str, Any]]]:
+        return [(rec.kind, rec.payload) for rec in self.journal.replay(from_seq=from_seq)]
 
     def _apply_replay(self, records: list[tuple[str, dict[str, Any]]]) -> int:
         kill_state: dict[str, Any] | None = None
@@ -1005,3 +1251,41 @@ def _exposure(position: PositionView) -> int:
 
 def _ist_date(ts: int) -> date:
     return ist_date(ts)
+
+
+async def _store_snapshot(journal: Journal, seq: int, state: dict[str, Any]) -> Snapshot:
+    """Encode and queue a snapshot (run in a worker thread by ``asyncio.run``: the exact-JSON
+    encoding of a large state stays off the core's loop)."""
+    return await journal.write_snapshot(seq, state)
+
+
+def _fill_to_dict(fill: Fill) -> dict[str, Any]:
+    return {
+        "trade_id": str(fill.trade_id),
+        "client_order_id": str(fill.client_order_id),
+        "venue_order_id": str(fill.venue_order_id),
+        "token": fill.token,
+        "side": fill.side.value,
+        "qty": fill.qty,
+        "price": fill.price,
+        "product": fill.product.value,
+        "ts": fill.ts,
+        "charges": fill.charges,
+        "strategy_id": str(fill.strategy_id),
+    }
+
+
+def _fill_from_dict(data: Mapping[str, Any]) -> Fill:
+    return Fill(
+        trade_id=TradeId(str(data["trade_id"])),
+        client_order_id=ClientOrderId(str(data["client_order_id"])),
+        venue_order_id=VenueOrderId(str(data["venue_order_id"])),
+        token=str(data["token"]),
+        side=Side(data["side"]),
+        qty=int(data["qty"]),
+        price=int(data["price"]),
+        product=Product(data["product"]),
+        ts=int(data["ts"]),
+        charges=int(data["charges"]),
+        strategy_id=StrategyId(str(data["strategy_id"])),
+    )

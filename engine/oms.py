@@ -19,7 +19,7 @@ import logging
 import re
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -391,10 +391,54 @@ class OMS:
         """Orders whose true state must be read from the broker: unknown outcome or flagged."""
         return [o for o in self._orders.values() if o.needs_reconcile]
 
+    # ---- pruning ----------------------------------------------------------------------------
+
+    def prune_terminal(self, before_ts: int, keep: Container[str] = frozenset()) -> int:
+        """Forget finished orders whose last activity was before ``before_ts``; return how many.
+
+        Keeps every order that is open, whose outcome is unknown or that needs reconciliation,
+        that changed at or after ``before_ts``, or whose id is in ``keep``. The journal still
+        holds the forgotten orders (for export); this only bounds the working set.
+        """
+        drop = [
+            coid
+            for coid, o in self._orders.items()
+            if o.status.is_terminal
+            and not o.needs_reconcile
+            and max(o.created_ts, o.last_ts, o.last_fill_ts) < before_ts
+            and coid not in keep
+        ]
+        for coid in drop:
+            order = self._orders.pop(coid)
+            venue = order.venue_order_id
+            if venue is not None and self._by_venue.get(venue) == coid:
+                del self._by_venue[venue]
+        return len(drop)
+
+    def load_dict(self, data: dict[str, Any]) -> None:
+        """Replace the orders with those of :meth:`to_dict` output, in place (listeners stay).
+
+        The id generator keeps this session's salt and never runs behind the saved position, so
+        new ids cannot repeat saved ones. Bad data raises and leaves the OMS unchanged.
+        """
+        restored = OMS.from_dict(data)
+        self._orders = restored._orders
+        self._by_venue = restored._by_venue
+        saved = restored._ids
+        if (saved.last_ms, saved.counter) > (self._ids.last_ms, self._ids.counter):
+            self._ids.last_ms, self._ids.counter = saved.last_ms, saved.counter
+
     # ---- snapshots and replay ---------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot of every order and the id generator's position."""
+        data = self.to_dict_shell()
+        data["orders"] = [o.to_dict() for o in self._orders.values()]
+        return data
+
+    def to_dict_shell(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the ``orders`` list (for callers that build it themselves,
+        e.g. reusing the dicts of unchanged orders)."""
         return {
             "version": 1,
             "ids": {
@@ -402,7 +446,6 @@ class OMS:
                 "last_ms": self._ids.last_ms,
                 "counter": self._ids.counter,
             },
-            "orders": [o.to_dict() for o in self._orders.values()],
         }
 
     @classmethod

@@ -100,6 +100,66 @@ class Protection:
             )
             self._replayed_brackets = None
 
+    # ------------------------------------------------------------------ snapshots
+
+    def to_dict(self) -> dict[str, Any]:
+        """The GTT book and the brackets as plain JSON-able data (for a core snapshot)."""
+        return {"gtts": self.gtts.to_dict(), "brackets": self.brackets.to_dict()}
+
+    def load_dict(self, data: dict[str, Any]) -> None:
+        """Replace the GTT book and the brackets with :meth:`to_dict` output.
+
+        Both are rebuilt before either is swapped in, so bad data raises and changes nothing.
+        """
+        gtts = GttBook.from_dict(data["gtts"], lambda: self.core.oms.new_client_order_id("G"))
+        brackets = BracketManager.from_dict(
+            data["brackets"], lambda: self.core.oms.new_client_order_id("B")
+        )
+        self.gtts, self.brackets = gtts, brackets
+        self._gtt_by_order = {
+            rule.client_order_id: rule.id for rule in gtts.rules() if rule.client_order_id
+        }
+
+    def live_order_ids(self) -> set[str]:
+        """Client order ids of brackets that are not finished (their orders must stay known)."""
+        return {
+            coid
+            for bracket in self.brackets.brackets()
+            if not bracket.state.is_terminal or bracket.position
+            for coid in bracket.orders
+        }
+
+    def prune(self, before_ts: int) -> int:
+        """Forget finished GTT rules and brackets whose last change was before ``before_ts``.
+
+        Kept: active rules, triggered rules whose order was never placed, finished brackets
+        that still hold a position (they can reopen). Returns how many were dropped. The journal
+        keeps the history.
+        """
+        gtt_data = self.gtts.to_dict()
+        rules = gtt_data["rules"]
+        kept_rules = [r for r in rules if not _finished_rule(r, before_ts)]
+        bracket_data = self.brackets.to_dict()
+        finished = {
+            b.id
+            for b in self.brackets.brackets()
+            if b.state.is_terminal and not b.position
+            and max(b.closed_ts or 0, b.created_ts) < before_ts
+        }
+        dropped = len(rules) - len(kept_rules) + len(finished)
+        if not dropped:
+            return 0
+        kept_ids = {str(r["id"]) for r in kept_rules}
+        gtt_data["rules"] = kept_rules
+        gtt_data["expired_unreported"] = [
+            rid for rid in gtt_data.get("expired_unreported", []) if rid in kept_ids
+        ]
+        bracket_data["brackets"] = [
+            b for b in bracket_data["brackets"] if str(b["id"]) not in finished
+        ]
+        self.load_dict({"gtts": gtt_data, "brackets": bracket_data})
+        return dropped
+
     async def resume(self) -> None:
         """After a restart: place GTT fires and bracket orders the journal shows as not placed."""
         self._start_worker()
@@ -370,3 +430,14 @@ def _translate(order: Order, event: OrderEvent) -> br.BracketOrderEvent | None:
     return None
 
 
+def _finished_rule(rule: dict[str, Any], before_ts: int) -> bool:
+    """True for a saved GTT rule that is done (nothing left to place) and older than the cut."""
+    status = GttStatus(rule["status"])
+    if status is GttStatus.ACTIVE:
+        return False
+    if status is GttStatus.TRIGGERED and not rule.get("client_order_id"):
+        return False  # fired but its order not placed yet: resume() places it
+    changed = max(
+        int(rule["created_ts"]), int(rule.get("updated_ts") or 0), int(rule.get("fired_ts") or 0)
+    )
+    return changed < before_ts
