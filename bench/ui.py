@@ -7,6 +7,7 @@ reads everything the app writes, as a person's terminal would, and sends keys th
 
 Figures (one per line, ``name: value unit``):
 
+* ``ui_frame_hz``: the app's frame rate used (``--frame-hz``, default: the app's default).
 * ``ui_first_paint_ms``: process start to the first output showing the status bar's PAPER.
 * ``ui_key_to_paint_p99_ms`` (and p50): from writing an arrow key to the first output that shows
   its effect. The key moves the watchlist cursor between SBIN and RELIANCE; the effect is the
@@ -36,6 +37,8 @@ import tempfile
 import termios
 import time
 from pathlib import Path
+
+from cockpit.config import AppSection
 
 COLS, ROWS = 160, 48
 DOWN, UP = b"\x1b[B", b"\x1b[A"
@@ -123,7 +126,8 @@ def main() -> int:
     parser.add_argument("--events-per-s", type=float, default=200.0,
                         help="paper events per instrument per second")
     parser.add_argument("--tick-ms", type=int, default=5, help="paper driver step")
-    parser.add_argument("--frame-hz", type=float, default=25.0, help="the UI's frame rate")
+    parser.add_argument("--frame-hz", type=float, default=None,
+                        help="the UI's frame rate (default: the app's own default)")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="cockpit-bench-"))
@@ -135,10 +139,14 @@ def main() -> int:
         "COCKPIT_PAPER__EVENTS_PER_S": str(args.events_per_s),
         "COCKPIT_PAPER__TICK_MS": str(args.tick_ms),
         "COCKPIT_PAPER__SESSION": "always_open",
-        "COCKPIT_APP__FRAME_HZ": str(args.frame_hz),
         "LINES": str(ROWS),
         "COLUMNS": str(COLS),
     })
+    frame_hz = args.frame_hz
+    if frame_hz is None:
+        frame_hz = float(AppSection.model_fields["frame_hz"].default)
+    else:
+        env["COCKPIT_APP__FRAME_HZ"] = str(frame_hz)
     term = Terminal(_cockpit_command(), env)
     try:
         painted = term.wait_for(b"PAPER", 30.0)
@@ -193,6 +201,7 @@ def main() -> int:
     if not latencies:
         print("no key was seen painted", file=sys.stderr)
         return 1
+    print(f"ui_frame_hz: {frame_hz:g} Hz")
     print(f"ui_first_paint_ms: {first_paint_ms:.0f} ms")
     print(f"ui_key_to_paint_p50_ms: {_percentile(latencies, 50):.1f} ms")
     print(f"ui_key_to_paint_p99_ms: {_percentile(latencies, 99):.1f} ms")

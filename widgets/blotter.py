@@ -27,6 +27,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from keymaps import default_bindings
+from widgets.strips import fit_strip
 
 _CLS = "blotter--"
 
@@ -301,7 +302,7 @@ class Blotter(Widget, can_focus=True):
         for column, (text, style) in zip(COLUMNS[self._tab], row.cells, strict=False):
             segments.append(Segment(_fit(text, column.width, column.left), self._style(style)))
             segments.append(Segment(" ", self.rich_style))
-        return Strip(segments).crop_extend(0, width, self.rich_style)
+        return fit_strip(segments, width, self.rich_style)
 
     # -- keys ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

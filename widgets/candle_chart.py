@@ -38,6 +38,7 @@ from engine.indicators import EMA, MACD, RSI, SMA, BollingerBands
 from engine.models import Bar, Instrument, Interval
 from engine.money import format_price
 from widgets.formatting import format_volume
+from widgets.strips import fit_strip
 
 _CLS = "candle-chart--"
 OVERLAY_COLOURS = 4
@@ -863,6 +864,6 @@ class CandleChart(Widget):
         strip = self._strips[y]
         if strip is None or strip.cell_length != width:
             segments = [Segment(text, self._style(cls)) for text, cls in self._lines[y] if text]
-            strip = Strip(segments).crop_extend(0, width, self.rich_style)
+            strip = fit_strip(segments, width, self.rich_style)
             self._strips[y] = strip
         return strip

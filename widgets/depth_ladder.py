@@ -32,6 +32,7 @@ from textual.widget import Widget
 from engine.models import DepthLevel, Instrument, Quote, Side
 from engine.money import format_price
 from keymaps import default_bindings
+from widgets.strips import fit_strip
 
 DEFAULT_LEVELS = 5
 """Levels shown per side when the quote carries five or fewer."""
@@ -356,7 +357,7 @@ class DepthLadder(Widget, can_focus=True):
         strip = self._strips[y]
         if strip is None or strip.cell_length != width:
             segments = [Segment(text, self._style(cls)) for text, cls in self._lines[y] if text]
-            strip = Strip(segments).crop_extend(0, width, self.rich_style)
+            strip = fit_strip(segments, width, self.rich_style)
             self._strips[y] = strip
         if self.has_focus and y == self._cursor_y():
             # post_style: the cursor background must win over each run's own background.

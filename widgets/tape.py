@@ -8,6 +8,10 @@ the theme changes.
 
 The header line stays put while the trades scroll under it. When the view is at the top it follows
 the newest trades; once the user has scrolled down it stays on the trades they are reading.
+
+Cost per frame: new trades repaint the trade lines only (not the header, not the scrollbar's
+gutter). The vertical scrollbar is always shown, so a growing or refilled history only moves its
+thumb: the tape never asks Textual for a layout of the screen (which would repaint every pane).
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.clock import seconds_since_midnight_ist
 from engine.models import Instrument, Side, TradePrint
 from engine.money import format_price
+from widgets.strips import fit_strip
 
 DEFAULT_HISTORY = 500
 """Trades kept per instrument when no other bound is given."""
@@ -53,7 +58,7 @@ class Tape(ScrollView, can_focus=True):
     """Line-API time and sales; scroll with the arrow keys, page keys or the mouse."""
 
     DEFAULT_CSS = """
-    Tape { height: 1fr; background: $surface; overflow-x: hidden; }
+    Tape { height: 1fr; background: $surface; overflow-x: hidden; overflow-y: scroll; }
     Tape > .tape--header { color: $muted; text-style: bold; }
     Tape > .tape--time { color: $muted; }
     Tape > .tape--buy { color: $bid; }
@@ -138,14 +143,36 @@ class Tape(ScrollView, can_focus=True):
         scrolled = round(self.scroll_y)
         self._update_virtual_size()
         if scrolled > 0 and self.is_mounted:
+            # Keep the trades being read in place (the scroll repaints the view).
             target = min(scrolled + added, max(0, len(self._rows) + 1 - self.size.height))
             self.scroll_to(y=target, animate=False, immediate=True)
-        self.refresh()
+        else:
+            # Every trade line moved down; the header and the scrollbar's gutter did not.
+            size = self.scrollable_content_region.size
+            self.refresh(Region(0, 1, size.width, max(0, size.height - 1)))
         return added
 
     def _update_virtual_size(self) -> None:
         # One header line plus one line per trade.
-        self.virtual_size = Size(0, len(self._rows) + 1)
+        size = Size(0, len(self._rows) + 1)
+        if size == self.virtual_size:
+            return
+        if self.is_mounted and self.container_size:
+            overflow = self.styles.overflow_y
+            wanted = overflow == "scroll" or (
+                overflow == "auto" and size.height > self.container_size.height
+            )
+            if wanted == self.show_vertical_scrollbar:
+                # The widget's box and its scrollbar's presence stay as they are, so only the
+                # thumb changes. Setting ``virtual_size`` the usual way asks for a layout of the
+                # whole screen (and a repaint of every pane) on each batch of trades.
+                self.set_reactive(Tape.virtual_size, size)
+                if wanted:
+                    self.vertical_scrollbar.window_virtual_size = size.height
+                if self.scroll_y > self.max_scroll_y:
+                    self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+                return
+        self.virtual_size = size
 
     # -- rendering ----------------------------------------------------------------------------
     def on_resize(self) -> None:
@@ -175,7 +202,7 @@ class Tape(ScrollView, can_focus=True):
 
     def _strip(self, runs: Iterable[tuple[str, str]], width: int) -> Strip:
         segments = [Segment(text, self._style(cls)) for text, cls in runs if text]
-        return Strip(segments).crop_extend(0, width, self.rich_style)
+        return fit_strip(segments, width, self.rich_style)
 
     def render_line(self, y: int) -> Strip:
         """Line API: the header at y=0, then trades from the scroll position, newest first."""

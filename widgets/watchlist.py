@@ -34,6 +34,7 @@ from engine.models import Instrument, Quote
 from engine.money import format_price
 from keymaps import default_bindings
 from widgets.formatting import format_volume
+from widgets.strips import fit_strip
 
 FLASH_SECONDS = 0.35
 HEADER_LINES = 2
@@ -352,7 +353,7 @@ class Watchlist(Widget, can_focus=True):
         text = "".join(
             _fit(values.get(c.title, ""), c.width, c.left) + " " for c in columns_for(width)
         )
-        return Strip([Segment(text, style)]).crop_extend(0, width, self.rich_style)
+        return fit_strip([Segment(text, style)], width, self.rich_style)
 
     # -- keys ---------------------------------------------------------------------------------
     def action_cursor(self, delta: int) -> None:
