@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -162,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cockpit`` console script; returns the process exit code."""
+    # Textual sleeps one to two repaint periods after each paint; at its default 60 a key pressed
+    # in that window waits up to ~33 ms. Frames are still driven by our own frame timer.
+    os.environ.setdefault("TEXTUAL_FPS", "120")
     parser = build_parser()
     args = parser.parse_args(argv)
     paths = resolve_paths()
