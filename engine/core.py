@@ -95,8 +95,10 @@ K_NOTE = "note"
 
 SNAPSHOT_VERSION = 1
 """Version of the core snapshot format (:meth:`TradingCore.write_snapshot`)."""
-DEFAULT_SNAPSHOT_EVERY = 20_000
-"""Journal records between two background snapshots."""
+DEFAULT_SNAPSHOT_EVERY = 100_000
+"""Journal records between two background snapshots. Snapshots are also written at every IST day
+change and on stop, so this only matters on a very busy day: a crash then replays at most this
+many records (~3 s), while encoding a big day's snapshot (it holds the GIL) happens rarely."""
 
 PhaseOf = Callable[[Exchange], SessionPhase]
 
