@@ -132,7 +132,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One endpoint: HTTP method, path (``{name}`` placeholders), rate-limit group, and whether it
+    """One endpoint: HTTP method, path (with ``{name}`` fields), rate-limit group, and whether it
     is a read (retried) or an order write (a business error is an order rejection)."""
 
     method: str
