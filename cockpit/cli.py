@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ from cockpit.config import CockpitConfig, ConfigError, load_config
 from cockpit.export import EXPORT_KINDS
 from cockpit.logging_setup import LEVELS, setup_logging
 from cockpit.paths import AppPaths, resolve_paths
+from engine.journal import JournalLockedError
 from engine.models import Instrument
 
 if TYPE_CHECKING:
@@ -213,10 +214,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.reset and not _reset_paper(args, paths):
         return 1
     if args.paper and args.replay is not None:
-        return _run_replay(args, config, paths)
+        return _guarded(_run_replay, args, config, paths)
     if args.paper and args.feed == "sim":
-        return _run_paper(args, config, paths)
-    return _run_angel(args, config, paths)
+        return _guarded(_run_paper, args, config, paths)
+    return _guarded(_run_angel, args, config, paths)
+
+
+def _guarded(
+    run: Callable[[argparse.Namespace, CockpitConfig, AppPaths], int],
+    args: argparse.Namespace,
+    config: CockpitConfig,
+    paths: AppPaths,
+) -> int:
+    """Run a session; a journal held by another cockpit is one clear line, not a traceback."""
+    try:
+        return run(args, config, paths)
+    except JournalLockedError as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return 2
 
 
 def _session_args_problem(args: argparse.Namespace) -> str | None:
@@ -297,8 +312,18 @@ def _known_instruments(account: str) -> dict[str, Instrument]:
 
 def _run_paper(args: argparse.Namespace, config: CockpitConfig, paths: AppPaths) -> int:
     from cockpit.app import CockpitApp
+    from cockpit.reset import journal_holder
     from cockpit.session import PaperSessionOptions
 
+    journal = paths.journal_file("paper")
+    owner = journal_holder(journal)
+    if owner is not None:
+        print(
+            f"cockpit: the paper account's journal {journal} is in use by {owner.describe()}; "
+            "one cockpit per account: switch to that one or quit it first",
+            file=sys.stderr,
+        )
+        return 2
     paper = config.paper
     options = PaperSessionOptions(
         seed=args.seed if args.seed is not None else paper.seed,

@@ -52,3 +52,21 @@ def test_missing_explicit_config_is_an_error(
     monkeypatch.setenv("COCKPIT_HOME", str(tmp_path))
     assert main(["--config", str(tmp_path / "none.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_second_cockpit_on_the_same_account_says_who_holds_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.journal import Journal
+
+    monkeypatch.setenv("COCKPIT_HOME", str(tmp_path))
+    journal_path = tmp_path / "data" / "journal-paper.sqlite"
+    journal_path.parent.mkdir(parents=True)
+    before = None
+    with Journal.open(journal_path):
+        before = journal_path.read_bytes()
+        assert main(["--paper"]) == 2
+        assert journal_path.read_bytes() == before
+    err = capsys.readouterr().err
+    assert "in use by" in err and "PID" in err
+    assert "Traceback" not in err
