@@ -16,11 +16,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from cockpit.screens.common import (
@@ -32,6 +31,7 @@ from cockpit.screens.common import (
     read_qty,
 )
 from cockpit.screens.review import ReviewScreen
+from cockpit.screens.rule_dialog import RuleDialog
 from cockpit.session_base import TradingSession
 from engine.brackets import BracketError, BracketSpec, ExitKind, ExitLevel, validate_spec
 from engine.core import KillSwitchBlockedError
@@ -79,7 +79,7 @@ def read_level(text: str, instrument: Instrument, what: str) -> ExitLevel | None
         raise FieldError(f"{what}: {exc}") from None
 
 
-class BracketScreen(ModalScreen[str | None]):
+class BracketScreen(RuleDialog):
     """Start a bracket (entry + stop + target [+ trail]) for one instrument."""
 
     DEFAULT_CSS = dialog_css("BracketScreen")
@@ -246,33 +246,9 @@ class BracketScreen(ModalScreen[str | None]):
         self.valid = True
         return True
 
-    @on(Input.Changed)
-    def _edited(self) -> None:
-        self.query_one("#error", Static).update("")
-        self.validate()
-
-    @on(ChoiceField.Changed)
-    def _choice(self) -> None:
+    def on_choice_changed(self) -> None:
+        """Re-lay out for the new choice."""
         self._refresh_title()
-        self.validate()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#review")
-    def _review_pressed(self) -> None:
-        self.action_submit_review()
-
-    @on(Button.Pressed, "#close")
-    def _close_pressed(self) -> None:
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        """Close without starting anything."""
-        self.dismiss(None)
-
-    def action_toggle_side(self) -> None:
-        """Buy <-> sell."""
-        field = self.query_one("#side", ChoiceField)
-        field.value = "SELL" if field.value == "BUY" else "BUY"
 
     def action_submit_review(self) -> None:
         """Validate, then review."""

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from brokers.angelone.errors import AngelApiError, AngelError
@@ -31,6 +30,7 @@ from cockpit.screens.common import (
     read_qty,
 )
 from cockpit.screens.review import ReviewScreen
+from cockpit.screens.rule_dialog import RuleDialog
 from cockpit.session_base import BrokerGttSession, TradingSession
 from engine.core import KillSwitchBlockedError
 from engine.gtt import GttError, GttKind, GttLeg, validate_rule
@@ -41,7 +41,7 @@ from widgets.choice_field import ChoiceField
 from widgets.watchlist import display_symbol
 
 
-class GttScreen(ModalScreen[str | None]):
+class GttScreen(RuleDialog):
     """Create a GTT rule (single or OCO) for one instrument."""
 
     DEFAULT_CSS = dialog_css("GttScreen")
@@ -197,33 +197,9 @@ class GttScreen(ModalScreen[str | None]):
         self.valid = True
         return True
 
-    @on(Input.Changed)
-    def _edited(self) -> None:
-        self.query_one("#error", Static).update("")
-        self.validate()
-
-    @on(ChoiceField.Changed)
-    def _choice(self) -> None:
+    def on_choice_changed(self) -> None:
+        """Re-lay out for the new choice."""
         self._layout_for_kind()
-        self.validate()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#review")
-    def _review_pressed(self) -> None:
-        self.action_submit_review()
-
-    @on(Button.Pressed, "#close")
-    def _close_pressed(self) -> None:
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        """Close without creating anything."""
-        self.dismiss(None)
-
-    def action_toggle_side(self) -> None:
-        """Buy <-> sell."""
-        field = self.query_one("#side", ChoiceField)
-        field.value = "SELL" if field.value == "BUY" else "BUY"
 
     def action_submit_review(self) -> None:
         """Validate, then review."""
