@@ -59,6 +59,12 @@ from engine.book_events import (
 )
 from engine.models import DepthLevel, Instrument, OrderType, Side, Validity
 from engine.money import format_price
+from engine.order_rules import (
+    not_live_reason,
+    price_violation,
+    qty_violation,
+    stop_violation,
+)
 
 __all__ = [
     "Accepted",
@@ -1100,52 +1106,17 @@ class OrderBook:
         return format_price(price, self._scale)
 
     def _not_live(self, order_id: int) -> str:
-        return f"order {order_id} is not live (unknown, filled, cancelled, rejected or expired)"
+        return not_live_reason(order_id)
 
     def _check_qty(self, qty: int) -> str:
-        if qty <= 0:
-            return f"qty {qty} must be positive"
-        if qty % self._lot:
-            return f"qty {qty} is not a multiple of the lot size {self._lot}"
-        if qty > self._max_qty:
-            return f"qty {qty} exceeds the freeze quantity {self._max_qty}; split the order"
-        return ""
+        return qty_violation(qty, self._lot, self._max_qty)
 
     def _check_price(self, what: str, price: int) -> str:
-        tick = self._tick
-        if price <= 0:
-            return f"{what} {self._fmt(price)} must be positive"
-        if price % tick:
-            return f"{what} {self._fmt(price)} is not a multiple of tick {self._fmt(tick)}"
-        if self._upper and not self._lower <= price <= self._upper:
-            return (
-                f"{what} {self._fmt(price)} is outside the circuit band "
-                f"{self._fmt(self._lower)}-{self._fmt(self._upper)}"
-            )
-        return ""
+        return price_violation(what, price, self._tick, self._lower, self._upper, self._scale)
 
     def _check_stop(self, is_buy: bool, order_type: OrderType, price: int, trigger: int) -> str:
         """Stop-specific rules: trigger vs limit, and the trigger not already reached."""
-        side = "BUY" if is_buy else "SELL"
-        if order_type is _SL:
-            if is_buy and trigger > price:
-                return (
-                    f"SL BUY trigger {self._fmt(trigger)} is above its limit price "
-                    f"{self._fmt(price)}; a buy stop-limit needs trigger <= price"
-                )
-            if not is_buy and trigger < price:
-                return (
-                    f"SL SELL trigger {self._fmt(trigger)} is below its limit price "
-                    f"{self._fmt(price)}; a sell stop-limit needs trigger >= price"
-                )
-        last = self._last_price
-        if last and (trigger <= last if is_buy else trigger >= last):
-            where = "above" if is_buy else "below"
-            return (
-                f"{order_type} {side} trigger {self._fmt(trigger)} is already reached by the last "
-                f"trade {self._fmt(last)}; a {side.lower()} stop must trigger {where} it"
-            )
-        return ""
+        return stop_violation(is_buy, order_type, price, trigger, self._last_price, self._scale)
 
     def _submit_checked(
         self,

@@ -82,6 +82,12 @@ from engine.fills_config import MARKET_ACCOUNT, MARKET_ORDER_ID, FillModelConfig
 from engine.fills_market import LiveMarket, QuoteUpdate
 from engine.models import Instrument, OrderType, Quote, Side, TradePrint, Validity
 from engine.money import format_price
+from engine.order_rules import (
+    not_live_reason,
+    price_violation,
+    qty_violation,
+    stop_violation,
+)
 
 __all__ = ["MARKET_ORDER_ID", "FillModelConfig", "LiveFillModel", "LiveMarket"]
 
@@ -790,62 +796,29 @@ class LiveFillModel:
 
 
 def _fmt(market: LiveMarket, price: int) -> str:
-    inst = market.instrument
-    return format_price(price, inst.price_scale if inst is not None else 100)
+    return format_price(price, _scale(market))
 
 
 def _not_live(order_id: int) -> str:
-    return f"order {order_id} is not live (unknown, filled, cancelled, rejected or expired)"
+    return not_live_reason(order_id)
 
 
 def _check_qty(inst: Instrument, qty: int) -> str:
-    lot = inst.lot_size
-    freeze = inst.freeze_qty if inst.freeze_qty else _NO_FREEZE
-    if qty <= 0:
-        return f"qty {qty} must be positive"
-    if qty % lot:
-        return f"qty {qty} is not a multiple of the lot size {lot}"
-    if qty > freeze:
-        return f"qty {qty} exceeds the freeze quantity {freeze}; split the order"
-    return ""
+    return qty_violation(qty, inst.lot_size, inst.freeze_qty if inst.freeze_qty else _NO_FREEZE)
 
 
 def _check_price(inst: Instrument, market: LiveMarket, what: str, price: int) -> str:
-    tick = inst.tick_size
-    if price <= 0:
-        return f"{what} {_fmt(market, price)} must be positive"
-    if price % tick:
-        return f"{what} {_fmt(market, price)} is not a multiple of tick {_fmt(market, tick)}"
     lower, upper = market.band
-    if upper and not lower <= price <= upper:
-        return (
-            f"{what} {_fmt(market, price)} is outside the circuit band "
-            f"{_fmt(market, lower)}-{_fmt(market, upper)}"
-        )
-    return ""
+    return price_violation(what, price, inst.tick_size, lower, upper, _scale(market))
 
 
 def _check_stop(
     market: LiveMarket, is_buy: bool, order_type: OrderType, price: int, trigger: int
 ) -> str:
     """Stop rules: trigger vs limit, and the trigger not already reached by the LTP."""
-    side = "BUY" if is_buy else "SELL"
-    if order_type is _SL:
-        if is_buy and trigger > price:
-            return (
-                f"SL BUY trigger {_fmt(market, trigger)} is above its limit price "
-                f"{_fmt(market, price)}; a buy stop-limit needs trigger <= price"
-            )
-        if not is_buy and trigger < price:
-            return (
-                f"SL SELL trigger {_fmt(market, trigger)} is below its limit price "
-                f"{_fmt(market, price)}; a sell stop-limit needs trigger >= price"
-            )
-    last = market.ltp
-    if last and (trigger <= last if is_buy else trigger >= last):
-        where = "above" if is_buy else "below"
-        return (
-            f"{order_type} {side} trigger {_fmt(market, trigger)} is already reached by the last "
-            f"trade {_fmt(market, last)}; a {side.lower()} stop must trigger {where} it"
-        )
-    return ""
+    return stop_violation(is_buy, order_type, price, trigger, market.ltp, _scale(market))
+
+
+def _scale(market: LiveMarket) -> int:
+    inst = market.instrument
+    return inst.price_scale if inst is not None else 100
