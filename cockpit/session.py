@@ -102,6 +102,7 @@ class PaperSession(TradingSession):
                 speed=options.speed,
                 events_per_s=options.events_per_s,
                 tick_ms=options.tick_ms,
+                holidays=frozenset(default_calendar().holidays),
                 index_weights={
                     k: {t: float(w) for t, w in v.items()}
                     for k, v in self.universe.index_weights.items()
