@@ -28,8 +28,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
 from datetime import time as dtime
+from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -78,7 +78,7 @@ from engine.orders import (
     event_from_dict,
     event_to_dict,
 )
-from engine.portfolio import Portfolio, PositionView
+from engine.portfolio import Funds, Portfolio, PositionView
 from engine.protection import K_BRACKETS, K_GTT, Protection
 from engine.rate_limit import OrderAction
 from engine.risk import PreTradeRisk
@@ -320,8 +320,8 @@ class TradingCore:
         """Positions (open and closed today)."""
         return self.portfolio.positions()
 
-    def funds(self) -> Any:
-        """Cash, margin, P&L and funds available (see :class:`engine.portfolio.Funds`)."""
+    def funds(self) -> Funds:
+        """Cash, margin, P&L and funds available."""
         return self.portfolio.funds()
 
     def quote(self, token: str) -> Quote | None:
@@ -477,7 +477,7 @@ class TradingCore:
         state = self._risk_state(intent, instrument, check, exclude=coid)
         needed = self._margin_for(intent, instrument, new_qty - order.filled_qty)
         extra = max(0, needed - old_margin)
-        state = _with_margin(state, extra)
+        state = replace(state, required_margin=extra)
         decision = self.risk.check(check, state, action=OrderAction.MODIFY)
         if not decision.accepted:
             assert decision.rejection is not None
@@ -715,7 +715,7 @@ class TradingCore:
             order.product,
             event.qty,
             event.price,
-            _ist_date(event.ts),
+            ist_date(event.ts),
             order_id=order.client_order_id,
         )
         fill = Fill(
@@ -961,7 +961,7 @@ class TradingCore:
         state."""
         if now < self._next_day_ns:
             return
-        day = _ist_date(now)
+        day = ist_date(now)
         day_start = ist_ns(day, dtime(0, 0))
         self._next_day_ns = ist_ns(day + timedelta(days=1), dtime(0, 0))
         if self._prune(day_start) and snapshot and self._started:
@@ -1065,7 +1065,7 @@ class TradingCore:
         """
         if not fills:
             return
-        last_day = _ist_date(max(event.ts for _, _, event in fills))
+        last_day = ist_date(max(event.ts for _, _, event in fills))
         day_start = ist_ns(last_day, dtime(0, 0))
         for instrument, order, event in fills:
             if event.ts < day_start:
@@ -1241,18 +1241,10 @@ class _OpenOrderIndex:
         return list(bucket.values()) if bucket else []
 
 
-def _with_margin(state: RiskState, margin: int) -> RiskState:
-    return replace(state, required_margin=margin)
-
-
 def _exposure(position: PositionView) -> int:
     if not position.net_qty or position.ltp is None:
         return 0
     return abs(position.net_qty) * position.ltp
-
-
-def _ist_date(ts: int) -> date:
-    return ist_date(ts)
 
 
 async def _store_snapshot(journal: Journal, seq: int, state: dict[str, Any]) -> Snapshot:
