@@ -63,6 +63,7 @@ from engine.risk_rules import (
     check_instrument,
     check_lot_size,
     check_market_hours,
+    check_mis_cutoff,
     check_order_fields,
     check_price_band,
     check_quantity,
@@ -162,6 +163,7 @@ class PreTradeRisk:
         self._otr = otr_meter if otr_meter is not None else OrderToTradeMeter()
         self._duplicates = DuplicateGuard(self._limits.duplicate_window_ns)
         allow_amo, band = self._limits.allow_amo, self._limits.price_band_pct
+        cutoff = self._limits.mis_entry_cutoff
         rules: dict[str, Callable[[CheckContext], str | None]] = {
             "instrument": check_instrument,
             "quantity": check_quantity,
@@ -174,6 +176,7 @@ class PreTradeRisk:
             "trigger": check_trigger,
             "circuit": check_circuit,
             "price_band": lambda ctx: check_price_band(ctx, band),
+            "mis_cutoff": lambda ctx: check_mis_cutoff(ctx, cutoff),
         }
         self._checks: tuple[tuple[str, Callable[[CheckContext], str | None]], ...] = tuple(
             (name, rules[name] if name in rules else getattr(self, f"_check_{name}"))

@@ -19,6 +19,7 @@ drawdown breach.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time as dtime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -120,6 +121,13 @@ class RiskConfig(BaseModel):
     )
     otr_block: int | None = Field(
         default=500, description="Refuse new orders beyond this order-to-trade ratio (day)."
+    )
+    mis_entry_cutoff: dtime | None = Field(
+        default=None,
+        description=(
+            "IST time of day from which intraday (MIS) orders that would open or grow a position "
+            "are refused (the broker squares MIS off soon after); None = no cutoff."
+        ),
     )
     allow_amo: bool = Field(
         default=False,
@@ -279,6 +287,7 @@ class RiskConfig(BaseModel):
             otr_warn=self.otr_warn,
             otr_block=self.otr_block,
             allow_amo=self.allow_amo,
+            mis_entry_cutoff=self.mis_entry_cutoff,
             min_reward_risk=frac(self.min_reward_risk),
             kill_on_daily_loss=self.kill_switch_on_daily_loss,
             kill_on_drawdown=self.kill_switch_on_drawdown,
@@ -311,6 +320,7 @@ class RiskLimits:
     otr_warn: int | None
     otr_block: int | None
     allow_amo: bool
+    mis_entry_cutoff: dtime | None
     min_reward_risk: Fraction | None
     kill_on_daily_loss: bool
     kill_on_drawdown: bool

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import time as dtime
 from decimal import ROUND_UP, Decimal
 from fractions import Fraction
 
-from engine.clock import SessionPhase
+from engine.clock import SessionPhase, to_ist
 from engine.models import Instrument, InstrumentType, OrderType, Product, Side, Validity
 from engine.money import PAISE_PER_RUPEE, format_money, format_price
 from engine.rate_limit import OrderAction
@@ -38,6 +39,7 @@ __all__ = [
     "check_lot_size",
     "check_market_hours",
     "check_order_fields",
+    "check_mis_cutoff",
     "check_price_band",
     "check_quantity",
     "check_reduce_only",
@@ -269,6 +271,20 @@ def check_market_hours(ctx: CheckContext, allow_amo: bool) -> str | None:
             "after-market orders are refused"
         )
     return f"{segment} takes no orders during {phase} (order entry resumes in the next phase)"
+
+
+def check_mis_cutoff(ctx: CheckContext, cutoff: dtime | None) -> str | None:
+    """No intraday (MIS) order may open or grow a position at or after ``cutoff`` (IST)."""
+    if cutoff is None or ctx.order.product is not Product.MIS or not ctx.grows:
+        return None
+    now = to_ist(ctx.now)
+    if now.time() < cutoff:
+        return None
+    return (
+        f"intraday (MIS) entries close at {cutoff:%H:%M} IST (mis_entry_cutoff) and it is "
+        f"{now:%H:%M} now: only orders that reduce a position are taken; use CNC/NRML to "
+        "carry a position"
+    )
 
 
 def check_reduce_only(ctx: CheckContext) -> str | None:

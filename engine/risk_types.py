@@ -53,6 +53,7 @@ CHECKS: tuple[str, ...] = (
     "price_band",
     "daily_loss",
     "drawdown",
+    "mis_cutoff",
     "max_order_qty",
     "max_order_value",
     "max_position_qty",
