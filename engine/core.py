@@ -28,8 +28,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from datetime import time as dtime
-from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -43,6 +43,7 @@ from engine.broker import (
 )
 from engine.charges import ChargesModel
 from engine.clock import Clock, SessionPhase, ist_date, ist_ns
+from engine.equity_marks import K_EQUITY_MARK, EquityMark
 from engine.gtt import GttKind, GttLeg, GttRule
 from engine.intent import OrderIntent
 from engine.journal import Journal, Snapshot
@@ -205,6 +206,7 @@ class TradingCore:
         self._snapshot_task: asyncio.Task[Snapshot | None] | None = None
         self._unapplied: dict[int, int] = {}  # first seq of journaled-not-yet-applied -> count
         self._next_day_ns = 0
+        self._mark_day: date | None = None
         # Snapshot dicts of orders and fills, reused while unchanged (capture runs on the loop).
         self._order_dicts: dict[ClientOrderId, tuple[Order, tuple[int, int, int], Any]] = {}
         self._fill_dicts: dict[tuple[str, str], tuple[Fill, dict[str, Any]]] = {}
@@ -245,6 +247,9 @@ class TradingCore:
             with contextlib.suppress(Exception):
                 await snapshotting
         if not self.journal.closed and not self.journal.halted:
+            if self._started:
+                now = self.clock.now_ns()
+                self._mark_equity(ist_date(now), now)
             await self.journal.flush()
             if self._can_snapshot():
                 try:
@@ -964,8 +969,21 @@ class TradingCore:
         day = ist_date(now)
         day_start = ist_ns(day, dtime(0, 0))
         self._next_day_ns = ist_ns(day + timedelta(days=1), dtime(0, 0))
+        ended, self._mark_day = self._mark_day, day
+        if ended is not None and ended != day and self._started:
+            self._mark_equity(ended, now)
         if self._prune(day_start) and snapshot and self._started:
             self._start_snapshot()
+
+    def _mark_equity(self, day: date, now: int) -> None:
+        """Journal the account's end-of-day figures for ``day`` (see :mod:`engine.equity_marks`)."""
+        mark = EquityMark.of(day, now, self.portfolio.funds())
+        try:
+            future = self._journal_nowait([(K_EQUITY_MARK, mark.to_payload())], None)
+        except Exception:
+            log.exception("the equity mark of %s could not be journaled", day)
+            return
+        future.add_done_callback(_log_mark_failure)
 
     def _prune(self, before_ts: int) -> int:
         dropped = self.oms.prune_terminal(before_ts, self.protection.live_order_ids())
@@ -1204,6 +1222,11 @@ class TradingCore:
 
 
 _NO_VENUE = VenueOrderId("")
+
+
+def _log_mark_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("an equity mark was not journaled: %s", future.exception())
 
 
 class _OpenOrderIndex:
